@@ -1,0 +1,149 @@
+/** Where a failure happened; every field is optional because some errors precede a plugin or a call. */
+export interface ErrorContext {
+  plugin?: string;
+  function?: string;
+  cause?: unknown;
+}
+
+/** The base of every error Wasp raises: catch this to catch them all. */
+export class WaspError extends Error {
+  override name = 'WaspError';
+  readonly plugin: string | undefined;
+  readonly function: string | undefined;
+
+  constructor(message: string, context: ErrorContext = {}) {
+    super(message, context.cause === undefined ? undefined : { cause: context.cause });
+    this.plugin = context.plugin;
+    this.function = context.function;
+  }
+}
+
+/** The bytes are not a valid WebAssembly module, or the runtime refused to compile them. */
+export class PluginCompileError extends WaspError {
+  override name = 'PluginCompileError';
+}
+
+/** The module could not be read from its path or URL. */
+export class PluginLoadError extends WaspError {
+  override name = 'PluginLoadError';
+}
+
+/** The module's SHA-256 differs from the pinned one. */
+export class PluginHashMismatchError extends WaspError {
+  override name = 'PluginHashMismatchError';
+  constructor(
+    readonly expected: string,
+    readonly actual: string,
+    context: ErrorContext,
+  ) {
+    super(`plugin ${context.plugin}: sha256 is ${actual}, expected ${expected}`, context);
+  }
+}
+
+/** The module asks for more memory than its memoryLimitPages allows, or the limit itself is invalid. */
+export class MemoryLimitError extends WaspError {
+  override name = 'MemoryLimitError';
+}
+
+/** A plugin import that nothing satisfies: no callback, no wasp host function, no WASI. */
+export class UnresolvedImportError extends WaspError {
+  override name = 'UnresolvedImportError';
+  constructor(
+    readonly module: string,
+    readonly field: string,
+    readonly reason: string,
+    context: ErrorContext,
+  ) {
+    super(`plugin ${context.plugin}: import ${module}.${field} ${reason}`, context);
+  }
+}
+
+/** No plugin is registered under that name (or one already is, for a second registration). */
+export class PluginNotFoundError extends WaspError {
+  override name = 'PluginNotFoundError';
+}
+
+export class PluginExistsError extends WaspError {
+  override name = 'PluginExistsError';
+}
+
+/** A callback was declared badly: reserved namespace, unknown type, a second one under the same name. */
+export class CallbackDefinitionError extends WaspError {
+  override name = 'CallbackDefinitionError';
+}
+
+/** The plugin does not export a function of that name. */
+export class FunctionNotFoundError extends WaspError {
+  override name = 'FunctionNotFoundError';
+}
+
+/** The arguments or the expected result do not fit the export's Wasm signature. */
+export class SignatureError extends WaspError {
+  override name = 'SignatureError';
+}
+
+/** The plugin trapped: unreachable, an out-of-bounds access, a stack overflow... */
+export class PluginTrapError extends WaspError {
+  override name = 'PluginTrapError';
+}
+
+/** A host callback threw while the plugin was calling it. */
+export class CallbackError extends WaspError {
+  override name = 'CallbackError';
+  constructor(
+    readonly callback: string,
+    context: ErrorContext,
+  ) {
+    super(`plugin ${context.plugin}: callback ${callback} failed during ${context.function}: ${describe(context.cause)}`, context);
+  }
+}
+
+/** The plugin returned a non-zero status; `message` carries what it set with wasp.error. */
+export class PluginCallError extends WaspError {
+  override name = 'PluginCallError';
+  constructor(
+    readonly status: number,
+    readonly pluginMessage: string | null,
+    context: ErrorContext,
+  ) {
+    super(
+      `plugin ${context.plugin}: ${context.function} failed with status ${status}` +
+        (pluginMessage === null ? '' : `: ${pluginMessage}`),
+      context,
+    );
+  }
+}
+
+/** The plugin handed the host a pointer and length outside its memory. */
+export class MemoryAccessError extends WaspError {
+  override name = 'MemoryAccessError';
+}
+
+/** An output exceeded the plugin's maxOutputBytes. */
+export class OutputLimitError extends WaspError {
+  override name = 'OutputLimitError';
+}
+
+/** wasp_alloc returned 0 or a block outside memory, or the plugin has no allocator at all. */
+export class AllocationError extends WaspError {
+  override name = 'AllocationError';
+}
+
+/** callString/callBytes got several outputs where one was expected. */
+export class UnexpectedOutputsError extends WaspError {
+  override name = 'UnexpectedOutputsError';
+}
+
+/** The instance was removed, or is already inside a call (a callback calling back into it). */
+export class InstanceStateError extends WaspError {
+  override name = 'InstanceStateError';
+}
+
+/** WASI could not be set up for an instance (a bad file path, say). */
+export class WasiSetupError extends WaspError {
+  override name = 'WasiSetupError';
+}
+
+export function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

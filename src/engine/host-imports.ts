@@ -1,0 +1,28 @@
+import type { FuncType } from './wasm-binary.js';
+
+/** The `wasp` module's functions and the only signatures they may be imported with (docs/abi.md). */
+export const HOST_IMPORTS: Readonly<Record<string, FuncType>> = {
+  output: { params: ['i32', 'i32'], results: [] },
+  error: { params: ['i32', 'i32'], results: [] },
+  emit: { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] },
+  log: { params: ['i32', 'i32', 'i32'], results: [] },
+};
+
+/** Return codes of wasp.emit. */
+export const EMIT_ACCEPTED = 0;
+export const EMIT_NO_EMITTER = -1;
+export const EMIT_REFUSED = -2;
+export const EMIT_BAD_POINTER = -3;
+
+export function sameType(a: FuncType, b: FuncType): boolean {
+  return (
+    a.params.length === b.params.length &&
+    a.results.length === b.results.length &&
+    a.params.every((t, i) => t === b.params[i]) &&
+    a.results.every((t, i) => t === b.results[i])
+  );
+}
+
+export function formatType(t: FuncType): string {
+  return `(${t.params.join(', ')}) -> ${t.results.length === 0 ? '()' : t.results.join(', ')}`;
+}

@@ -1,0 +1,559 @@
+import type { WASI } from '@wasmer/wasi';
+import { bindCallback, type CallbackHost } from './callbacks.js';
+import {
+  AllocationError,
+  CallbackError,
+  InstanceStateError,
+  OutputLimitError,
+  PluginCallError,
+  PluginTrapError,
+  SignatureError,
+  UnexpectedOutputsError,
+  WaspError,
+  describe,
+  type ErrorContext,
+} from './errors.js';
+import { EMIT_ACCEPTED, EMIT_BAD_POINTER, EMIT_NO_EMITTER, EMIT_REFUSED } from './host-imports.js';
+import { LOG_LEVELS, type Logger } from './logger.js';
+import { outOfBounds, PluginMemory } from './memory.js';
+import type { Plugin } from './plugin.js';
+import { formatType } from './host-imports.js';
+import { createWasi, type WasiOptions } from './wasi.js';
+import type { FuncType } from './wasm-binary.js';
+
+/** A value passed to an export: numbers to numeric parameters, strings and bytes as (ptr, len). */
+export type Arg = number | bigint | string | Uint8Array;
+
+/** Receives a plugin's side outputs (wasp.emit); return false to refuse one. */
+export type EmitHandler = (subject: string, data: Uint8Array) => boolean | void;
+
+export interface InstanceOptions {
+  onEmit?: EmitHandler;
+  /** Replaces the plugin's WASI world for this instance. */
+  wasi?: WasiOptions;
+}
+
+/** What a typed handle takes and gives; see Instance.func. */
+export type ParamKind = 'string' | 'bytes' | 'i32' | 'i64' | 'f32' | 'f64';
+export type ResultKind = 'string' | 'bytes' | 'outputs' | 'number' | 'void';
+export interface FuncSpec<R extends ResultKind = ResultKind> {
+  params: readonly ParamKind[];
+  result: R;
+}
+type ResultOf<R extends ResultKind> = R extends 'string'
+  ? string | null
+  : R extends 'bytes'
+    ? Uint8Array | null
+    : R extends 'outputs'
+      ? Uint8Array[]
+      : R extends 'number'
+        ? number | bigint
+        : undefined;
+
+interface Entry {
+  readonly name: string;
+  readonly fn: (...slots: unknown[]) => unknown;
+  readonly type: FuncType;
+  /** the export returns exactly one i32, so it can be a string/bytes call's status */
+  readonly hasStatus: boolean;
+}
+
+const MODE_NUMBER = 0;
+const MODE_BYTES = 1;
+const MODE_STRING = 2;
+type Mode = typeof MODE_NUMBER | typeof MODE_BYTES | typeof MODE_STRING;
+type Output = Uint8Array | string;
+
+/**
+ * One sandboxed instance of a plugin: its own memory, WASI world and call
+ * state. Calls are synchronous and never recompile; the instance is not
+ * re-entrant (a callback cannot call back into the instance that called it).
+ */
+export class Instance {
+  /** Set after a trap or a throwing callback: the plugin was unwound mid-call and its state may be inconsistent. */
+  needsReplacement = false;
+
+  readonly #plugin: Plugin;
+  readonly #logger: Logger;
+  readonly #onEmit: EmitHandler | undefined;
+  readonly #wasi: WASI | undefined;
+  readonly #memory: PluginMemory | undefined;
+  readonly #alloc: ((size: number) => number) | undefined;
+  readonly #free: ((ptr: number, size: number) => void) | undefined;
+  readonly #exports: WebAssembly.Exports;
+  readonly #entries = new Map<string, Entry>();
+  readonly #maxOutput: number;
+
+  // Per-call state, reset at the start of each call; kept in fields so the hot path allocates nothing.
+  #removed = false;
+  #busy = false;
+  #function = '';
+  #mode: Mode = MODE_NUMBER;
+  #first: Output | null = null;
+  #rest: Output[] | null = null;
+  #count = 0;
+  #errorMessage: string | null = null;
+  #pending: WaspError | null = null;
+  // Reused across calls and never truncated (setting an array's length costs more than the call itself).
+  readonly #slots: unknown[] = [];
+  readonly #blocks: number[] = [];
+  #blockCount = 0;
+
+  /** Use engine.getInstance. */
+  constructor(plugin: Plugin, logger: Logger, options: InstanceOptions) {
+    this.#plugin = plugin;
+    this.#logger = logger;
+    this.#onEmit = options.onEmit;
+    this.#maxOutput = plugin.maxOutputBytes;
+
+    const host: CallbackHost = {
+      context: { plugin: plugin.name },
+      memory: () => this.#requireMemory('a callback'),
+      allocate: (size, purpose) => this.#allocateInCall(size, purpose),
+    };
+    Object.defineProperty(host, 'context', { get: () => this.#context() });
+
+    const imports: Record<string, Record<string, unknown>> = {
+      wasp: {
+        output: (ptr: number, len: number) => this.#output(ptr, len),
+        error: (ptr: number, len: number) => this.#error(ptr, len),
+        emit: (sp: number, sl: number, dp: number, dl: number) => this.#emit(sp, sl, dp, dl),
+        log: (level: number, ptr: number, len: number) => this.#log(level, ptr, len),
+      },
+    };
+    for (const callback of plugin.callbacks) {
+      (imports[callback.namespace] ??= {})[callback.name] = bindCallback(callback, host);
+    }
+    if (plugin.usesWasi) {
+      this.#wasi = createWasi(options.wasi ?? plugin.options.wasi ?? {}, { plugin: plugin.name });
+      Object.assign(imports, this.#wasi.getImports(plugin.module));
+    }
+
+    let wasm: WebAssembly.Instance;
+    try {
+      wasm = new WebAssembly.Instance(plugin.module, imports as WebAssembly.Imports);
+    } catch (cause) {
+      throw new PluginTrapError(`plugin ${plugin.name}: instantiation failed: ${describe(cause)}`, { plugin: plugin.name, cause });
+    }
+    this.#wasi?.instantiate(wasm);
+    this.#exports = wasm.exports;
+    const memory = wasm.exports.memory;
+    this.#memory = memory instanceof WebAssembly.Memory ? new PluginMemory(memory) : undefined;
+    this.#alloc = asFunction(wasm.exports.wasp_alloc) as ((size: number) => number) | undefined;
+    this.#free = asFunction(wasm.exports.wasp_free) as ((ptr: number, size: number) => void) | undefined;
+
+    const initialize = asFunction(wasm.exports._initialize);
+    if (initialize !== undefined) {
+      try {
+        initialize();
+      } catch (cause) {
+        throw new PluginTrapError(`plugin ${plugin.name}: _initialize trapped: ${describe(cause)}`, {
+          plugin: plugin.name,
+          function: '_initialize',
+          cause,
+        });
+      }
+    }
+  }
+
+  get plugin(): Plugin {
+    return this.#plugin;
+  }
+
+  /** Current size of the plugin's linear memory in bytes (0 when it exports none). */
+  get memoryBytes(): number {
+    return this.#memory?.byteLength ?? 0;
+  }
+
+  get removed(): boolean {
+    return this.#removed;
+  }
+
+  /** Calls an export and returns its own return value (an i64 as bigint; undefined when it returns nothing). */
+  call(name: string, ...args: Arg[]): number | bigint | undefined {
+    return this.#invoke(this.#entry(name, MODE_NUMBER), args, MODE_NUMBER) as number | bigint | undefined;
+  }
+
+  /** Calls an export that hands back its result through wasp.output: the output as text, null when it gave none. */
+  callString(name: string, ...args: Arg[]): string | null {
+    this.#invoke(this.#entry(name, MODE_STRING), args, MODE_STRING);
+    return this.#single() as string | null;
+  }
+
+  /** Like callString, for bytes. */
+  callBytes(name: string, ...args: Arg[]): Uint8Array | null {
+    this.#invoke(this.#entry(name, MODE_BYTES), args, MODE_BYTES);
+    return this.#single() as Uint8Array | null;
+  }
+
+  /** Every output of the call, in order: none, one, or several (a flatMap). */
+  callOutputs(name: string, ...args: Arg[]): Uint8Array[] {
+    this.#invoke(this.#entry(name, MODE_BYTES), args, MODE_BYTES);
+    return this.#all() as Uint8Array[];
+  }
+
+  /**
+   * A typed handle: the export is looked up and its signature checked against
+   * `spec` once, so a mismatch fails here rather than on first call, and each
+   * call skips the lookup.
+   */
+  func<R extends ResultKind>(name: string, spec: FuncSpec<R>): (...args: Arg[]) => ResultOf<R> {
+    const mode = spec.result === 'string' ? MODE_STRING : spec.result === 'number' || spec.result === 'void' ? MODE_NUMBER : MODE_BYTES;
+    const entry = this.#entry(name, mode);
+    checkSpec(entry, spec, this.#context());
+    const result = spec.result;
+    if (result === 'number' || result === 'void') {
+      return (...args) => this.#invoke(entry, args, mode) as ResultOf<R>;
+    }
+    if (result === 'outputs') {
+      return (...args) => {
+        this.#invoke(entry, args, mode);
+        return this.#all() as ResultOf<R>;
+      };
+    }
+    return (...args) => {
+      this.#invoke(entry, args, mode);
+      return this.#single() as ResultOf<R>;
+    };
+  }
+
+  /** What the plugin wrote to WASI stdout since the last read. */
+  stdout(): string {
+    return this.#wasi?.getStdoutString() ?? '';
+  }
+
+  stderr(): string {
+    return this.#wasi?.getStderrString() ?? '';
+  }
+
+  /** Releases the instance; later calls fail with InstanceStateError. */
+  remove(): void {
+    if (this.#removed) return;
+    this.#removed = true;
+    this.#entries.clear();
+    this.#first = this.#rest = null;
+    this.#wasi?.free();
+  }
+
+  #context(): ErrorContext {
+    return { plugin: this.#plugin.name, function: this.#function };
+  }
+
+  #entry(name: string, mode: Mode): Entry {
+    let entry = this.#entries.get(name);
+    if (entry === undefined) {
+      if (this.#removed) throw new InstanceStateError(`plugin ${this.#plugin.name}: instance was removed`, this.#context());
+      const type = this.#plugin.functionType(name);
+      entry = {
+        name,
+        fn: this.#exports[name] as Entry['fn'],
+        type,
+        hasStatus: type.results.length === 1 && type.results[0] === 'i32',
+      };
+      this.#entries.set(name, entry);
+    }
+    if (mode !== MODE_NUMBER && !entry.hasStatus) {
+      throw new SignatureError(
+        `plugin ${this.#plugin.name}: ${name} has type ${formatType(entry.type)}; a string or bytes call needs an i32 status result`,
+        { plugin: this.#plugin.name, function: name },
+      );
+    }
+    return entry;
+  }
+
+  #invoke(entry: Entry, args: readonly Arg[], mode: Mode): unknown {
+    if (this.#busy || this.#removed) throw this.#stateError(entry.name);
+    this.#busy = true;
+    this.#function = entry.name;
+    this.#mode = mode;
+    this.#first = null;
+    this.#rest = null;
+    this.#count = 0;
+    this.#errorMessage = null;
+    this.#pending = null;
+    const slots = this.#slots;
+    try {
+      const count = this.#marshal(entry, args, slots);
+      let result: unknown;
+      try {
+        result = callWith(entry.fn, slots, count);
+      } catch (error) {
+        throw this.#unwound(error);
+      }
+      if (this.#pending !== null) throw this.#pending;
+      if (mode !== MODE_NUMBER && result !== 0) {
+        throw new PluginCallError(result as number, this.#errorMessage, this.#context());
+      }
+      return result;
+    } catch (error) {
+      this.#first = this.#rest = null;
+      this.#count = 0;
+      throw error;
+    } finally {
+      if (this.#blockCount !== 0) this.#freeBlocks();
+      this.#busy = false;
+    }
+  }
+
+  /** Fills slots with the export's parameters and returns how many; input blocks are noted for freeing. */
+  #marshal(entry: Entry, args: readonly Arg[], slots: unknown[]): number {
+    const params = entry.type.params;
+    let at = 0;
+    for (let i = 0; i < args.length; i++) {
+      const arg = args[i];
+      const param = params[at];
+      if (typeof arg === 'string' || arg instanceof Uint8Array) {
+        if (param !== 'i32' || params[at + 1] !== 'i32') throw this.#badArg(entry, i, arg);
+        let ptr = 0;
+        let size = 0;
+        if (arg.length !== 0) {
+          size = typeof arg === 'string' ? Buffer.byteLength(arg, 'utf8') : arg.length;
+          ptr = this.#allocateInput(size);
+          const blocks = this.#blocks;
+          blocks[this.#blockCount++] = ptr;
+          blocks[this.#blockCount++] = size;
+          if (typeof arg === 'string') this.#memory!.buffer().write(arg, ptr, size, 'utf8');
+          else this.#memory!.bytes().set(arg, ptr);
+        }
+        slots[at++] = ptr;
+        slots[at++] = size;
+      } else if (param === 'i64') {
+        if (typeof arg === 'bigint') slots[at++] = arg;
+        else if (Number.isSafeInteger(arg)) slots[at++] = BigInt(arg);
+        else throw this.#badArg(entry, i, arg);
+      } else if (param === 'i32' || param === 'f32' || param === 'f64') {
+        if (typeof arg === 'number') slots[at++] = arg;
+        else if (typeof arg === 'bigint') slots[at++] = Number(arg);
+        else throw this.#badArg(entry, i, arg);
+      } else {
+        throw this.#badArg(entry, i, arg);
+      }
+    }
+    if (at !== params.length) {
+      throw new SignatureError(
+        `plugin ${this.#plugin.name}: ${entry.name} has type ${formatType(entry.type)}; the ${args.length} argument(s) given fill ${at} parameter(s)`,
+        this.#context(),
+      );
+    }
+    return at;
+  }
+
+  #badArg(entry: Entry, index: number, arg: unknown): SignatureError {
+    const kind = arg instanceof Uint8Array ? 'bytes' : typeof arg;
+    return new SignatureError(
+      `plugin ${this.#plugin.name}: argument ${index + 1} (${kind}) does not fit ${entry.name}'s type ${formatType(entry.type)}`,
+      this.#context(),
+    );
+  }
+
+  #allocateInput(size: number): number {
+    const alloc = this.#alloc;
+    if (alloc === undefined || this.#memory === undefined) {
+      throw new AllocationError(
+        `plugin ${this.#plugin.name}: cannot pass strings or bytes: the plugin exports no ${alloc === undefined ? 'wasp_alloc' : 'memory'}`,
+        this.#context(),
+      );
+    }
+    let ptr: number;
+    try {
+      ptr = alloc(size) >>> 0;
+    } catch (error) {
+      throw this.#unwound(error);
+    }
+    if (ptr === 0) throw new AllocationError(`plugin ${this.#plugin.name}: wasp_alloc(${size}) returned 0`, this.#context());
+    if (ptr + size > this.#memory.bytes().length) {
+      throw new AllocationError(`plugin ${this.#plugin.name}: wasp_alloc(${size}) returned ${ptr}, outside memory`, this.#context());
+    }
+    return ptr;
+  }
+
+  /** For a callback's result: a failure is recorded for the call instead of unwinding the plugin. */
+  #allocateInCall(size: number, purpose: string): number {
+    try {
+      return this.#allocateInput(size);
+    } catch (error) {
+      if (error instanceof PluginTrapError) throw error;
+      this.#record(
+        new AllocationError(`plugin ${this.#plugin.name}: cannot allocate ${size} bytes for the ${purpose}: ${describe(error)}`, {
+          ...this.#context(),
+          cause: error,
+        }),
+      );
+      return 0;
+    }
+  }
+
+  #freeBlocks(): void {
+    const free = this.#free;
+    const blocks = this.#blocks;
+    const count = this.#blockCount;
+    this.#blockCount = 0;
+    try {
+      if (free !== undefined) for (let i = 0; i < count; i += 2) free(blocks[i]!, blocks[i + 1]!);
+    } catch (error) {
+      // The call's own outcome stands; a plugin that cannot free is not to be trusted with more calls.
+      this.needsReplacement = true;
+      this.#logger.error('wasp_free trapped', { plugin: this.#plugin.name, function: this.#function, error: describe(error) });
+    }
+  }
+
+  /** An exception came out of the plugin: a trap, or a host function that threw through it. */
+  #unwound(error: unknown): WaspError {
+    this.needsReplacement = true;
+    if (error instanceof WaspError) return error;
+    return new PluginTrapError(`plugin ${this.#plugin.name}: ${this.#function} trapped: ${describe(error)}`, {
+      ...this.#context(),
+      cause: error,
+    });
+  }
+
+  #record(error: WaspError): void {
+    this.#pending ??= error;
+  }
+
+  #stateError(name: string): InstanceStateError {
+    return new InstanceStateError(
+      this.#removed
+        ? `plugin ${this.#plugin.name}: instance was removed`
+        : `plugin ${this.#plugin.name}: ${name} called while ${this.#function} is running on the same instance`,
+      { plugin: this.#plugin.name, function: name },
+    );
+  }
+
+  #requireMemory(who: string): PluginMemory {
+    if (this.#memory === undefined) {
+      throw new AllocationError(`plugin ${this.#plugin.name}: ${who} needs the plugin's memory, and it exports none`, this.#context());
+    }
+    return this.#memory;
+  }
+
+  #single(): Output | null {
+    if (this.#count > 1) {
+      const count = this.#count;
+      this.#first = this.#rest = null;
+      throw new UnexpectedOutputsError(
+        `plugin ${this.#plugin.name}: ${this.#function} gave ${count} outputs where one was expected; use callOutputs`,
+        this.#context(),
+      );
+    }
+    const out = this.#first;
+    this.#first = null;
+    return out;
+  }
+
+  #all(): Output[] {
+    const out = this.#count === 0 ? [] : this.#rest === null ? [this.#first!] : [this.#first!, ...this.#rest];
+    this.#first = this.#rest = null;
+    return out;
+  }
+
+  // --- host imports (module "wasp") ---
+
+  #output(ptr: number, len: number): void {
+    if (this.#pending !== null || !this.#busy) return;
+    const p = ptr >>> 0;
+    const n = len >>> 0;
+    if (n > this.#maxOutput) {
+      this.#record(
+        new OutputLimitError(
+          `plugin ${this.#plugin.name}: ${this.#function} gave a ${n}-byte output, over the ${this.#maxOutput}-byte limit`,
+          this.#context(),
+        ),
+      );
+      return;
+    }
+    const memory = this.#memory;
+    const size = memory === undefined ? 0 : memory.bytes().length;
+    if (p + n > size) {
+      this.#record(outOfBounds(p, n, size, 'wasp.output', this.#context()));
+      return;
+    }
+    const value = this.#mode === MODE_STRING ? memory!.buffer().toString('utf8', p, p + n) : memory!.bytes().slice(p, p + n);
+    if (this.#count++ === 0) this.#first = value;
+    else (this.#rest ??= []).push(value);
+  }
+
+  #error(ptr: number, len: number): void {
+    const message = this.#readString(ptr, len, 'wasp.error');
+    if (message !== null) this.#errorMessage = message;
+  }
+
+  #emit(subjectPtr: number, subjectLen: number, dataPtr: number, dataLen: number): number {
+    if (this.#onEmit === undefined) return EMIT_NO_EMITTER;
+    if ((dataLen >>> 0) > this.#maxOutput) {
+      this.#record(
+        new OutputLimitError(`plugin ${this.#plugin.name}: a ${dataLen >>> 0}-byte side output is over the limit`, this.#context()),
+      );
+      return EMIT_REFUSED;
+    }
+    const subject = this.#readString(subjectPtr, subjectLen, 'wasp.emit subject');
+    const memory = this.#memory;
+    if (subject === null || memory === undefined || !memory.contains(dataPtr, dataLen)) {
+      if (subject !== null) this.#record(outOfBounds(dataPtr >>> 0, dataLen >>> 0, this.memoryBytes, 'wasp.emit data', this.#context()));
+      return EMIT_BAD_POINTER;
+    }
+    const data = memory.bytes().slice(dataPtr >>> 0, (dataPtr >>> 0) + (dataLen >>> 0));
+    let accepted: boolean | void;
+    try {
+      accepted = this.#onEmit(subject, data);
+    } catch (cause) {
+      throw new CallbackError('wasp.emit', { ...this.#context(), cause });
+    }
+    return accepted === false ? EMIT_REFUSED : EMIT_ACCEPTED;
+  }
+
+  #log(level: number, ptr: number, len: number): void {
+    const message = this.#readString(ptr, len, 'wasp.log');
+    if (message === null) return;
+    const name = LOG_LEVELS[Math.min(Math.max(level, 0), LOG_LEVELS.length - 1)]!;
+    this.#logger[name](message, { plugin: this.#plugin.name, function: this.#function });
+  }
+
+  /** A string the plugin points at, or null after recording a MemoryAccessError for the call. */
+  #readString(ptr: number, len: number, what: string): string | null {
+    const memory = this.#memory;
+    if (memory === undefined || !memory.contains(ptr, len)) {
+      this.#record(outOfBounds(ptr >>> 0, len >>> 0, this.memoryBytes, what, this.#context()));
+      return null;
+    }
+    return memory.buffer().toString('utf8', ptr >>> 0, (ptr >>> 0) + (len >>> 0));
+  }
+}
+
+function asFunction(value: unknown): ((...args: number[]) => unknown) | undefined {
+  return typeof value === 'function' ? (value as (...args: number[]) => unknown) : undefined;
+}
+
+// Spreading an array allocates; the common arities are spelled out.
+function callWith(fn: (...slots: unknown[]) => unknown, s: unknown[], count: number): unknown {
+  switch (count) {
+    case 0:
+      return fn();
+    case 1:
+      return fn(s[0]);
+    case 2:
+      return fn(s[0], s[1]);
+    case 3:
+      return fn(s[0], s[1], s[2]);
+    case 4:
+      return fn(s[0], s[1], s[2], s[3]);
+    default:
+      return fn(...s.slice(0, count));
+  }
+}
+
+function checkSpec(entry: Entry, spec: FuncSpec, context: ErrorContext): void {
+  const params = spec.params.flatMap((k) => (k === 'string' || k === 'bytes' ? ['i32', 'i32'] : [k]));
+  const wanted = spec.result === 'number' ? entry.type.results : spec.result === 'void' ? [] : ['i32'];
+  const want: FuncType = { params: params as FuncType['params'], results: wanted as FuncType['results'] };
+  const fits =
+    params.length === entry.type.params.length &&
+    params.every((p, i) => p === entry.type.params[i]) &&
+    (spec.result === 'number' ? entry.type.results.length === 1 : want.results.length === entry.type.results.length && want.results.every((r, i) => r === entry.type.results[i]));
+  if (!fits) {
+    throw new SignatureError(
+      `plugin ${context.plugin}: ${entry.name} has type ${formatType(entry.type)}, which does not fit ${JSON.stringify(spec)} (needs ${formatType(want)})`,
+      { ...context, function: entry.name },
+    );
+  }
+}
