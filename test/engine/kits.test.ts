@@ -10,7 +10,7 @@ import {
   SignatureError,
   UnexpectedOutputsError,
 } from '../../src/index.js';
-import { kits } from '../helpers/plugins.js';
+import { kits, watExample } from '../helpers/plugins.js';
 
 const PAGE = 65536;
 const utf8 = new TextEncoder();
@@ -212,3 +212,21 @@ function catchError(fn: () => unknown): unknown {
   }
   throw new Error('expected the call to fail');
 }
+
+describe('hand-written WAT example', () => {
+  it('follows the ABI with no kit in between', async () => {
+    const engine = new Engine();
+    await engine.registerPlugin('wat', watExample);
+    const inst = await engine.getInstance('wat');
+    expect(inst.call('sum', 3, 2)).toBe(5);
+    expect(inst.call('add_i64', 1n << 62n, 1n << 62n)).toBe(-(1n << 63n));
+    expect(inst.call('mul_f64', 3, 0.5)).toBe(1.5);
+    expect(inst.call('half_f32', 5)).toBe(2.5);
+    expect(inst.callString('hello', 'Wasp 🐝')).toBe('Hello Wasp 🐝');
+    expect(inst.callBytes('reverse', new Uint8Array([1, 2, 3, 4]))).toEqual(new Uint8Array([4, 3, 2, 1]));
+    const before = inst.memoryBytes;
+    const kib = new Uint8Array(1024);
+    for (let i = 0; i < 100_000; i++) inst.callBytes('reverse', kib);
+    expect(inst.memoryBytes).toBe(before);
+  });
+});
