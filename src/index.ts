@@ -7,6 +7,7 @@ export {
   type FuncSpec,
   type InstanceOptions,
   type ParamKind,
+  type RawResult,
   type ResultKind,
 } from './engine/instance.js';
 export type { CallbackFunction, CallbackSignature, CallbackType } from './engine/callbacks.js';

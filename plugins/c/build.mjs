@@ -7,7 +7,8 @@
 // checkout is), without debug info, and the linker strips the custom sections
 // (names, producers, target features), which carry nothing the host needs.
 import { execFile } from 'node:child_process';
-import { access } from 'node:fs/promises';
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -25,15 +26,21 @@ const clang = process.env.CLANG || 'clang';
 const target = ['--target=wasm32-wasi', `--sysroot=${sysroot}`];
 const installHint = 'apt-get install -y clang lld wasi-libc libclang-rt-14-dev-wasm32';
 
-const flags = [
+const compileFlags = [
   ...target,
-  '-mexec-model=reactor', // a library: exports _initialize, no _start
   '-O2',
   '-g0',
   '-std=c11',
   '-Wall',
   '-Wextra',
   '-DNDEBUG', // assert() would embed __FILE__
+];
+// Linking is a separate step with no -O flag: clang's driver runs wasm-opt on
+// an optimized link whenever one is on PATH (binaryen, or node_modules/.bin),
+// which would make the output depend on the machine.
+const linkFlags = [
+  ...target,
+  '-mexec-model=reactor', // a library: exports _initialize, no _start
   '-Wl,--strip-all',
 ];
 
@@ -90,10 +97,15 @@ export async function missing() {
 }
 
 export async function build(outFile) {
+  const dir = await mkdtemp(join(tmpdir(), 'wasp-c-'));
+  const object = join(dir, 'examples.o');
   try {
-    await run(clang, [...flags, '-o', outFile, 'examples.c'], { cwd: here });
+    await run(clang, [...compileFlags, '-c', '-o', object, 'examples.c'], { cwd: here });
+    await run(clang, [...linkFlags, '-o', outFile, object], { cwd: here });
   } catch (error) {
     const detail = (error.stderr || '').trim() || error.message;
     throw new Error(`clang failed to build ${output}:\n${detail}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }

@@ -33,6 +33,12 @@ export interface InstanceOptions {
   wasi?: WasiOptions;
 }
 
+export interface RawResult {
+  value: number | bigint | undefined;
+  outputs: Uint8Array[];
+  errorMessage: string | null;
+}
+
 /** What a typed handle takes and gives; see Instance.func. */
 export type ParamKind = 'string' | 'bytes' | 'i32' | 'i64' | 'f32' | 'f64';
 export type ResultKind = 'string' | 'bytes' | 'outputs' | 'number' | 'void';
@@ -184,6 +190,15 @@ export class Instance {
   callBytes(name: string, ...args: Arg[]): Uint8Array | null {
     this.#invoke(this.#entry(name, MODE_BYTES), args, MODE_BYTES);
     return this.#single() as Uint8Array | null;
+  }
+
+  /**
+   * Calls an export without interpreting its return value: the value itself,
+   * every output in order, and the message set with wasp.error, if any.
+   */
+  callRaw(name: string, ...args: Arg[]): RawResult {
+    const value = this.#invoke(this.#entry(name, MODE_NUMBER), args, MODE_NUMBER) as RawResult['value'];
+    return { value, outputs: this.#all() as Uint8Array[], errorMessage: this.#errorMessage };
   }
 
   /** Every output of the call, in order: none, one, or several (a flatMap). */

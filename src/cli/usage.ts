@@ -1,0 +1,14 @@
+/** A mistake in how the command was invoked: exit 2 with the usage text. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const USAGE = `usage:
+  wasp call <module.wasm> <function> [ARG ...] [--returns string|bytes|number]
+            [--env KEY=VALUE ...] [--memory-pages N]
+
+  Each ARG is parsed as JSON: a JSON number is a numeric argument, a JSON
+  string a string argument; anything else is passed as a string of its text.
+  Without --returns the output is printed as UTF-8 text when the plugin gave
+  one (one line per output), otherwise the function's numeric return value.
+  --returns bytes prints outputs as hex.`;
