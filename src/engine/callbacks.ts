@@ -125,7 +125,7 @@ function encodeResult(
       if (size === 0) return 0n;
       const ptr = host.allocate(size, `result of ${label}`);
       if (ptr === 0) return 0n;
-      if (typeof value === 'string') host.memory().buffer().write(value, ptr, size, 'utf8');
+      if (typeof value === 'string') host.memory().writeUtf8(value, ptr, size);
       else host.memory().bytes().set(value as Uint8Array, ptr);
       return (BigInt(ptr) << 32n) | BigInt(size);
     }

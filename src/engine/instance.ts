@@ -62,6 +62,10 @@ interface Entry {
   readonly type: FuncType;
   /** the export returns exactly one i32, so it can be a string/bytes call's status */
   readonly hasStatus: boolean;
+  /** the export's parameters are exactly one (ptr, len) pair */
+  readonly isBlockCall: boolean;
+  /** the fast handle for a numbers-only export (see #numericHandle), null when it has none */
+  numeric: ((...args: number[]) => unknown) | null;
 }
 
 const MODE_NUMBER = 0;
@@ -88,6 +92,7 @@ export class Instance {
   readonly #free: ((ptr: number, size: number) => void) | undefined;
   readonly #exports: WebAssembly.Exports;
   readonly #entries = new Map<string, Entry>();
+  #lastEntry: Entry | undefined;
   readonly #maxOutput: number;
 
   // Per-call state, reset at the start of each call; kept in fields so the hot path allocates nothing.
@@ -177,18 +182,36 @@ export class Instance {
 
   /** Calls an export and returns its own return value (an i64 as bigint; undefined when it returns nothing). */
   call(name: string, ...args: Arg[]): number | bigint | undefined {
-    return this.#invoke(this.#entry(name, MODE_NUMBER), args, MODE_NUMBER) as number | bigint | undefined;
+    const entry = this.#entry(name, MODE_NUMBER);
+    const numeric = entry.numeric;
+    if (numeric !== null && args.length === entry.type.params.length) {
+      switch (args.length) {
+        case 0:
+          return numeric() as number | undefined;
+        case 1:
+          return numeric(args[0] as number) as number | undefined;
+        case 2:
+          return numeric(args[0] as number, args[1] as number) as number | undefined;
+        default:
+          return numeric(args[0] as number, args[1] as number, args[2] as number) as number | undefined;
+      }
+    }
+    return this.#invoke(entry, args, MODE_NUMBER) as number | bigint | undefined;
   }
 
   /** Calls an export that hands back its result through wasp.output: the output as text, null when it gave none. */
-  callString(name: string, ...args: Arg[]): string | null {
-    this.#invoke(this.#entry(name, MODE_STRING), args, MODE_STRING);
+  callString(name: string, arg?: Arg, ...more: Arg[]): string | null {
+    const entry = this.#entry(name, MODE_STRING);
+    if (more.length === 0 && entry.isBlockCall && arg !== undefined) this.#callBlock(entry, arg, MODE_STRING);
+    else this.#invoke(entry, arg === undefined ? more : [arg, ...more], MODE_STRING);
     return this.#single() as string | null;
   }
 
   /** Like callString, for bytes. */
-  callBytes(name: string, ...args: Arg[]): Uint8Array | null {
-    this.#invoke(this.#entry(name, MODE_BYTES), args, MODE_BYTES);
+  callBytes(name: string, arg?: Arg, ...more: Arg[]): Uint8Array | null {
+    const entry = this.#entry(name, MODE_BYTES);
+    if (more.length === 0 && entry.isBlockCall && arg !== undefined) this.#callBlock(entry, arg, MODE_BYTES);
+    else this.#invoke(entry, arg === undefined ? more : [arg, ...more], MODE_BYTES);
     return this.#single() as Uint8Array | null;
   }
 
@@ -218,7 +241,20 @@ export class Instance {
     checkSpec(entry, spec, this.#context());
     const result = spec.result;
     if (result === 'number' || result === 'void') {
+      if (entry.numeric !== null) return entry.numeric as (...args: Arg[]) => ResultOf<R>;
       return (...args) => this.#invoke(entry, args, mode) as ResultOf<R>;
+    }
+    if (spec.params.length === 1 && (spec.params[0] === 'string' || spec.params[0] === 'bytes')) {
+      if (result === 'outputs') {
+        return ((arg: Arg) => {
+          this.#callBlock(entry, arg, mode);
+          return this.#all();
+        }) as (...args: Arg[]) => ResultOf<R>;
+      }
+      return ((arg: Arg) => {
+        this.#callBlock(entry, arg, mode);
+        return this.#single();
+      }) as (...args: Arg[]) => ResultOf<R>;
     }
     if (result === 'outputs') {
       return (...args) => {
@@ -246,6 +282,7 @@ export class Instance {
     if (this.#removed) return;
     this.#removed = true;
     this.#entries.clear();
+    this.#lastEntry = undefined;
     this.#first = this.#rest = null;
     this.#wasi?.free();
   }
@@ -255,7 +292,8 @@ export class Instance {
   }
 
   #entry(name: string, mode: Mode): Entry {
-    let entry = this.#entries.get(name);
+    // Callers mostly repeat one function: a pointer compare beats a Map lookup.
+    let entry = name === this.#lastEntry?.name ? this.#lastEntry : this.#entries.get(name);
     if (entry === undefined) {
       if (this.#removed) throw new InstanceStateError(`plugin ${this.#plugin.name}: instance was removed`, this.#context());
       const type = this.#plugin.functionType(name);
@@ -264,9 +302,13 @@ export class Instance {
         fn: this.#exports[name] as Entry['fn'],
         type,
         hasStatus: type.results.length === 1 && type.results[0] === 'i32',
+        isBlockCall: type.params.length === 2 && type.params[0] === 'i32' && type.params[1] === 'i32',
+        numeric: null,
       };
+      entry.numeric = this.#numericHandle(entry) ?? null;
       this.#entries.set(name, entry);
     }
+    this.#lastEntry = entry;
     if (mode !== MODE_NUMBER && !entry.hasStatus) {
       throw new SignatureError(
         `plugin ${this.#plugin.name}: ${name} has type ${formatType(entry.type)}; a string or bytes call needs an i32 status result`,
@@ -276,38 +318,131 @@ export class Instance {
     return entry;
   }
 
-  #invoke(entry: Entry, args: readonly Arg[], mode: Mode): unknown {
+  /**
+   * For exports taking up to three i32/f32/f64: a handle that passes numbers
+   * straight through, with the call bookkeeping and nothing else.
+   */
+  #numericHandle(entry: Entry): ((...args: number[]) => unknown) | undefined {
+    const params = entry.type.params;
+    if (params.length > 3 || params.some((p) => p !== 'i32' && p !== 'f32' && p !== 'f64')) return undefined;
+    const fn = entry.fn;
+    const bad = (args: unknown[]): SignatureError => this.#badArg(entry, args.findIndex((a) => typeof a !== 'number'), args.find((a) => typeof a !== 'number'));
+    let result: unknown;
+    switch (params.length) {
+      case 0:
+        return () => {
+          this.#enter(entry, MODE_NUMBER);
+          try {
+            result = fn();
+          } catch (error) {
+            throw this.#abort(error, true);
+          }
+          return this.#leave(result, MODE_NUMBER);
+        };
+      case 1:
+        return (a: number) => {
+          if (typeof a !== 'number') throw bad([a]);
+          this.#enter(entry, MODE_NUMBER);
+          try {
+            result = fn(a);
+          } catch (error) {
+            throw this.#abort(error, true);
+          }
+          return this.#leave(result, MODE_NUMBER);
+        };
+      case 2:
+        return (a: number, b: number) => {
+          if (typeof a !== 'number' || typeof b !== 'number') throw bad([a, b]);
+          this.#enter(entry, MODE_NUMBER);
+          try {
+            result = fn(a, b);
+          } catch (error) {
+            throw this.#abort(error, true);
+          }
+          return this.#leave(result, MODE_NUMBER);
+        };
+      default:
+        return (a: number, b: number, c: number) => {
+          if (typeof a !== 'number' || typeof b !== 'number' || typeof c !== 'number') throw bad([a, b, c]);
+          this.#enter(entry, MODE_NUMBER);
+          try {
+            result = fn(a, b, c);
+          } catch (error) {
+            throw this.#abort(error, true);
+          }
+          return this.#leave(result, MODE_NUMBER);
+        };
+    }
+  }
+
+  #enter(entry: Entry, mode: Mode): void {
     if (this.#busy || this.#removed) throw this.#stateError(entry.name);
     this.#busy = true;
     this.#function = entry.name;
     this.#mode = mode;
-    this.#first = null;
-    this.#rest = null;
     this.#count = 0;
     this.#errorMessage = null;
     this.#pending = null;
-    const slots = this.#slots;
-    try {
-      const count = this.#marshal(entry, args, slots);
-      let result: unknown;
-      try {
-        result = callWith(entry.fn, slots, count);
-      } catch (error) {
-        throw this.#unwound(error);
-      }
-      if (this.#pending !== null) throw this.#pending;
-      if (mode !== MODE_NUMBER && result !== 0) {
-        throw new PluginCallError(result as number, this.#errorMessage, this.#context());
-      }
-      return result;
-    } catch (error) {
-      this.#first = this.#rest = null;
-      this.#count = 0;
-      throw error;
-    } finally {
-      if (this.#blockCount !== 0) this.#freeBlocks();
-      this.#busy = false;
+  }
+
+  #leave(result: unknown, mode: Mode): unknown {
+    this.#busy = false;
+    if (this.#blockCount !== 0) this.#freeBlocks();
+    if (this.#pending !== null) throw this.#abort(this.#pending, false);
+    if (mode !== MODE_NUMBER && result !== 0) {
+      throw this.#abort(new PluginCallError(result as number, this.#errorMessage, this.#context()), false);
     }
+    return result;
+  }
+
+  /** The common stage shape, one string or bytes as (ptr, len), without the general marshalling loop. */
+  #callBlock(entry: Entry, arg: Arg, mode: Mode): void {
+    if (typeof arg !== 'string' && !(arg instanceof Uint8Array)) throw this.#badArg(entry, 0, arg);
+    this.#enter(entry, mode);
+    let size = 0;
+    let ptr = 0;
+    let result: unknown;
+    let inPlugin = false;
+    try {
+      if (arg.length !== 0) {
+        size = typeof arg === 'string' ? Buffer.byteLength(arg, 'utf8') : arg.length;
+        ptr = this.#allocateInput(size);
+        if (typeof arg === 'string') this.#memory!.writeUtf8(arg, ptr, size);
+        else this.#memory!.bytes().set(arg, ptr);
+      }
+      inPlugin = true;
+      result = entry.fn(ptr, size);
+    } catch (error) {
+      if (ptr !== 0) this.#freeBlock(ptr, size);
+      throw this.#abort(error, inPlugin);
+    }
+    if (ptr !== 0) this.#freeBlock(ptr, size);
+    this.#leave(result, mode);
+  }
+
+  #invoke(entry: Entry, args: readonly Arg[], mode: Mode): unknown {
+    this.#enter(entry, mode);
+    let result: unknown;
+    let inPlugin = false;
+    // One try and no finally: both cost more than the call itself on this path.
+    try {
+      const count = this.#marshal(entry, args, this.#slots);
+      inPlugin = true;
+      result = callWith(entry.fn, this.#slots, count);
+    } catch (error) {
+      throw this.#abort(error, inPlugin);
+    }
+    return this.#leave(result, mode);
+  }
+
+  /** Ends a failed call: drops its outputs, frees its inputs, and marks the instance when the plugin was unwound. */
+  #abort(error: unknown, inPlugin: boolean): WaspError {
+    this.#busy = false;
+    this.#first = this.#rest = null;
+    this.#count = 0;
+    const failure = inPlugin ? this.#unwound(error) : (error as WaspError);
+    if (this.#blockCount !== 0) this.#freeBlocks();
+    return failure;
   }
 
   /** Fills slots with the export's parameters and returns how many; input blocks are noted for freeing. */
@@ -319,27 +454,14 @@ export class Instance {
       const param = params[at];
       if (typeof arg === 'string' || arg instanceof Uint8Array) {
         if (param !== 'i32' || params[at + 1] !== 'i32') throw this.#badArg(entry, i, arg);
-        let ptr = 0;
-        let size = 0;
-        if (arg.length !== 0) {
-          size = typeof arg === 'string' ? Buffer.byteLength(arg, 'utf8') : arg.length;
-          ptr = this.#allocateInput(size);
-          const blocks = this.#blocks;
-          blocks[this.#blockCount++] = ptr;
-          blocks[this.#blockCount++] = size;
-          if (typeof arg === 'string') this.#memory!.buffer().write(arg, ptr, size, 'utf8');
-          else this.#memory!.bytes().set(arg, ptr);
-        }
-        slots[at++] = ptr;
-        slots[at++] = size;
+        this.#writeBlock(arg, slots, at);
+        at += 2;
       } else if (param === 'i64') {
         if (typeof arg === 'bigint') slots[at++] = arg;
         else if (Number.isSafeInteger(arg)) slots[at++] = BigInt(arg);
         else throw this.#badArg(entry, i, arg);
-      } else if (param === 'i32' || param === 'f32' || param === 'f64') {
-        if (typeof arg === 'number') slots[at++] = arg;
-        else if (typeof arg === 'bigint') slots[at++] = Number(arg);
-        else throw this.#badArg(entry, i, arg);
+      } else if ((param === 'i32' || param === 'f32' || param === 'f64') && typeof arg === 'number') {
+        slots[at++] = arg;
       } else {
         throw this.#badArg(entry, i, arg);
       }
@@ -351,6 +473,22 @@ export class Instance {
       );
     }
     return at;
+  }
+
+  /** Copies a string or bytes into a fresh plugin block, noted for freeing; empty ones pass as (0, 0). */
+  #writeBlock(arg: string | Uint8Array, slots: unknown[], at: number): void {
+    let ptr = 0;
+    let size = 0;
+    if (arg.length !== 0) {
+      size = typeof arg === 'string' ? Buffer.byteLength(arg, 'utf8') : arg.length;
+      ptr = this.#allocateInput(size);
+      this.#blocks[this.#blockCount++] = ptr;
+      this.#blocks[this.#blockCount++] = size;
+      if (typeof arg === 'string') this.#memory!.writeUtf8(arg, ptr, size);
+      else this.#memory!.bytes().set(arg, ptr);
+    }
+    slots[at] = ptr;
+    slots[at + 1] = size;
   }
 
   #badArg(entry: Entry, index: number, arg: unknown): SignatureError {
@@ -399,12 +537,15 @@ export class Instance {
   }
 
   #freeBlocks(): void {
-    const free = this.#free;
     const blocks = this.#blocks;
     const count = this.#blockCount;
     this.#blockCount = 0;
+    for (let i = 0; i < count; i += 2) this.#freeBlock(blocks[i]!, blocks[i + 1]!);
+  }
+
+  #freeBlock(ptr: number, size: number): void {
     try {
-      if (free !== undefined) for (let i = 0; i < count; i += 2) free(blocks[i]!, blocks[i + 1]!);
+      this.#free?.(ptr, size);
     } catch (error) {
       // The call's own outcome stands; a plugin that cannot free is not to be trusted with more calls.
       this.needsReplacement = true;
@@ -451,7 +592,7 @@ export class Instance {
         this.#context(),
       );
     }
-    const out = this.#first;
+    const out = this.#count === 0 ? null : this.#first;
     this.#first = null;
     return out;
   }
@@ -483,9 +624,11 @@ export class Instance {
       this.#record(outOfBounds(p, n, size, 'wasp.output', this.#context()));
       return;
     }
-    const value = this.#mode === MODE_STRING ? memory!.buffer().toString('utf8', p, p + n) : memory!.bytes().slice(p, p + n);
-    if (this.#count++ === 0) this.#first = value;
-    else (this.#rest ??= []).push(value);
+    const value = this.#mode === MODE_STRING ? memory!.readUtf8(p, p + n) : memory!.bytes().slice(p, p + n);
+    if (this.#count++ === 0) {
+      this.#first = value;
+      this.#rest = null;
+    } else (this.#rest ??= []).push(value);
   }
 
   #error(ptr: number, len: number): void {
@@ -531,7 +674,7 @@ export class Instance {
       this.#record(outOfBounds(ptr >>> 0, len >>> 0, this.memoryBytes, what, this.#context()));
       return null;
     }
-    return memory.buffer().toString('utf8', ptr >>> 0, (ptr >>> 0) + (len >>> 0));
+    return memory.readUtf8(ptr >>> 0, (ptr >>> 0) + (len >>> 0));
   }
 }
 

@@ -1,4 +1,5 @@
 import { MemoryAccessError, type ErrorContext } from './errors.js';
+import { readUtf8, writeUtf8 } from './utf8.js';
 
 /**
  * Views over a plugin's linear memory. Growing a memory detaches its old
@@ -33,6 +34,16 @@ export class PluginMemory {
     return this;
   }
 
+  /** Unchecked: the caller has bounds-checked [start, end). */
+  readUtf8(start: number, end: number): string {
+    return readUtf8(this.buffer(), start, end);
+  }
+
+  /** Unchecked: the caller allocated `length` bytes at ptr for the text. */
+  writeUtf8(text: string, ptr: number, length: number): void {
+    writeUtf8(this.buffer(), text, ptr, length);
+  }
+
   /** True when [ptr, ptr+len) lies inside memory; ptr and len are read as unsigned. */
   contains(ptr: number, len: number): boolean {
     return (ptr >>> 0) + (len >>> 0) <= this.bytes().length;
@@ -52,7 +63,7 @@ export class PluginMemory {
     const end = p + (len >>> 0);
     const buf = this.buffer();
     if (end > buf.length) throw outOfBounds(p, len >>> 0, buf.length, what, context);
-    return buf.toString('utf8', p, end);
+    return readUtf8(buf, p, end);
   }
 }
 
