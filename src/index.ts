@@ -6,6 +6,7 @@ export {
   type EmitHandler,
   type FuncSpec,
   type InstanceOptions,
+  type MessageHeaders,
   type ParamKind,
   type RawResult,
   type ResultKind,

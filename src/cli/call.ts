@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Engine, type Arg, type Instance } from '../index.js';
 import { readModuleInfo, type ValType } from '../engine/wasm-binary.js';
 import { RESERVED_NAMESPACES } from '../engine/callbacks.js';
+import type { CommandIO } from './command.js';
 import { UsageError } from './usage.js';
 
 type Returns = 'auto' | 'string' | 'bytes' | 'number';
@@ -16,7 +17,12 @@ interface CallArgs {
 }
 
 /** `wasp call`: one call of one export, result on stdout. */
-export async function callCommand(argv: string[]): Promise<string> {
+export async function callCommand(argv: string[], io: CommandIO): Promise<number> {
+  io.stdout.write(`${await callOnce(argv)}\n`);
+  return 0;
+}
+
+async function callOnce(argv: string[]): Promise<string> {
   const opts = parseCallArgs(argv);
   const bytes = new Uint8Array(await readFile(opts.module).catch((cause: Error) => {
     throw new Error(`cannot read ${opts.module}: ${cause.message}`, { cause });

@@ -6,7 +6,12 @@ export const HOST_IMPORTS: Readonly<Record<string, FuncType>> = {
   error: { params: ['i32', 'i32'], results: [] },
   emit: { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] },
   log: { params: ['i32', 'i32', 'i32'], results: [] },
+  subject: { params: ['i32', 'i32'], results: ['i32'] },
+  header: { params: ['i32', 'i32', 'i32', 'i32'], results: ['i32'] },
 };
+
+/** wasp.subject / wasp.header when there is no message or no such header. */
+export const NOT_FOUND = -1;
 
 /** Return codes of wasp.emit. */
 export const EMIT_ACCEPTED = 0;

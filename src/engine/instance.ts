@@ -13,7 +13,7 @@ import {
   describe,
   type ErrorContext,
 } from './errors.js';
-import { EMIT_ACCEPTED, EMIT_BAD_POINTER, EMIT_NO_EMITTER, EMIT_REFUSED } from './host-imports.js';
+import { EMIT_ACCEPTED, EMIT_BAD_POINTER, EMIT_NO_EMITTER, EMIT_REFUSED, NOT_FOUND } from './host-imports.js';
 import { LOG_LEVELS, type Logger } from './logger.js';
 import { outOfBounds, PluginMemory } from './memory.js';
 import type { Plugin } from './plugin.js';
@@ -26,6 +26,12 @@ export type Arg = number | bigint | string | Uint8Array;
 
 /** Receives a plugin's side outputs (wasp.emit); return false to refuse one. */
 export type EmitHandler = (subject: string, data: Uint8Array) => boolean | void;
+
+/** The headers of the message a call handles, as the plugin sees them through wasp.header. */
+export interface MessageHeaders {
+  /** The first value of the header, or undefined when absent. */
+  get(name: string): string | undefined;
+}
 
 export interface InstanceOptions {
   onEmit?: EmitHandler;
@@ -105,6 +111,8 @@ export class Instance {
   #count = 0;
   #errorMessage: string | null = null;
   #pending: WaspError | null = null;
+  #subject: string | null = null;
+  #headers: MessageHeaders | undefined;
   // Reused across calls and never truncated (setting an array's length costs more than the call itself).
   readonly #slots: unknown[] = [];
   readonly #blocks: number[] = [];
@@ -130,6 +138,8 @@ export class Instance {
         error: (ptr: number, len: number) => this.#error(ptr, len),
         emit: (sp: number, sl: number, dp: number, dl: number) => this.#emit(sp, sl, dp, dl),
         log: (level: number, ptr: number, len: number) => this.#log(level, ptr, len),
+        subject: (ptr: number, cap: number) => (this.#subject === null ? NOT_FOUND : this.#copyOut(this.#subject, ptr, cap, 'wasp.subject')),
+        header: (np: number, nl: number, ptr: number, cap: number) => this.#header(np, nl, ptr, cap),
       },
     };
     for (const callback of plugin.callbacks) {
@@ -266,6 +276,15 @@ export class Instance {
       this.#invoke(entry, args, mode);
       return this.#single() as ResultOf<R>;
     };
+  }
+
+  /**
+   * The message the next calls handle, readable by the plugin through
+   * wasp.subject and wasp.header; null clears it.
+   */
+  setMessage(subject: string | null, headers?: MessageHeaders): void {
+    this.#subject = subject;
+    this.#headers = headers;
   }
 
   /** What the plugin wrote to WASI stdout since the last read. */
@@ -665,6 +684,26 @@ export class Instance {
     if (message === null) return;
     const name = LOG_LEVELS[Math.min(Math.max(level, 0), LOG_LEVELS.length - 1)]!;
     this.#logger[name](message, { plugin: this.#plugin.name, function: this.#function });
+  }
+
+  #header(namePtr: number, nameLen: number, ptr: number, cap: number): number {
+    const name = this.#readString(namePtr, nameLen, 'wasp.header name');
+    if (name === null || this.#subject === null) return NOT_FOUND;
+    const value = this.#headers?.get(name);
+    return value === undefined ? NOT_FOUND : this.#copyOut(value, ptr, cap, 'wasp.header');
+  }
+
+  /** snprintf-style: writes text into the plugin's buffer when it fits, and returns its UTF-8 length either way. */
+  #copyOut(text: string, ptr: number, cap: number, what: string): number {
+    const length = Buffer.byteLength(text, 'utf8');
+    if (length > (cap >>> 0)) return length;
+    const memory = this.#memory;
+    if (memory === undefined || !memory.contains(ptr, length)) {
+      this.#record(outOfBounds(ptr >>> 0, length, this.memoryBytes, what, this.#context()));
+      return NOT_FOUND;
+    }
+    memory.writeUtf8(text, ptr >>> 0, length);
+    return length;
   }
 
   /** A string the plugin points at, or null after recording a MemoryAccessError for the call. */
