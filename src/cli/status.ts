@@ -1,0 +1,60 @@
+import type { PipelineStats } from '../pipeline/stats.js';
+
+/** One line: totals, each stage's in/out/dropped/failed, and the rate since the last line. */
+export function statusLine(stats: PipelineStats, rate: number): string {
+  const stages = stats.stages.map((s) => `${s.name} ${s.in}>${s.out} drop ${s.dropped} fail ${s.failed}`).join(' | ');
+  return `in ${stats.received} | ${stages} | out ${stats.published} | dlq ${stats.deadLettered} | ${Math.round(rate)} msg/s`;
+}
+
+/** The summary printed at exit. */
+export function summary(stats: PipelineStats): string {
+  const seconds = (Date.now() - stats.startedAt) / 1000;
+  const rows = stats.stages.map(
+    (s) =>
+      `  ${s.name.padEnd(16)} in ${String(s.in).padStart(9)}  out ${String(s.out).padStart(9)}  dropped ${String(s.dropped).padStart(7)}  failed ${String(s.failed).padStart(7)}  emitted ${String(s.emitted).padStart(7)}  refused emits ${s.refusedEmits}`,
+  );
+  return [
+    `summary: ${stats.received} in, ${stats.published} out, ${stats.deadLettered} dead-lettered in ${seconds.toFixed(1)} s` +
+      ` (acked ${stats.acked}, nak'ed ${stats.naked}, terminated ${stats.termed})`,
+    ...rows,
+  ].join('\n');
+}
+
+/** Redraws the status line in place on a terminal, once a second. */
+export class StatusLine {
+  #timer: NodeJS.Timeout | undefined;
+  #last = 0;
+  #lastAt = Date.now();
+  #shown = false;
+
+  constructor(
+    readonly stream: NodeJS.WritableStream & { isTTY?: boolean },
+    readonly stats: PipelineStats,
+  ) {}
+
+  start(): void {
+    if (!this.stream.isTTY) return;
+    this.#timer = setInterval(() => this.#draw(), 1000);
+    this.#timer.unref();
+  }
+
+  /** Clears the line so a log line can be written cleanly. */
+  clear(): void {
+    if (this.#shown) this.stream.write('\r\x1b[2K');
+    this.#shown = false;
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.clear();
+  }
+
+  #draw(): void {
+    const now = Date.now();
+    const rate = ((this.stats.received - this.#last) * 1000) / Math.max(1, now - this.#lastAt);
+    this.#last = this.stats.received;
+    this.#lastAt = now;
+    this.stream.write(`\r\x1b[2K${statusLine(this.stats, rate)}`);
+    this.#shown = true;
+  }
+}

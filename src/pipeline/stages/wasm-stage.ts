@@ -1,0 +1,68 @@
+import type { OperatorFunction } from 'rxjs';
+import type { Engine } from '../../engine/engine.js';
+import { WaspError } from '../../engine/errors.js';
+import { subjectMatches } from '../../transport/subjects.js';
+import { operate } from '../operate.js';
+import { InlinePool } from '../pool.js';
+import type { StageStats } from '../stats.js';
+import type { Work } from '../work.js';
+
+export interface WasmStageSpec {
+  name: string;
+  plugin: string;
+  function: string;
+  pool: { size: number; mode: 'inline' };
+  emits: string[];
+}
+
+/** What a stage hands back to its pipeline: side outputs to publish, failures to dead-letter. */
+export interface StageHost {
+  sideOutput(work: Work, subject: string, data: Uint8Array): void;
+  fail(work: Work, stage: WasmStageSpec, error: WaspError): void;
+}
+
+/**
+ * A Wasm plugin function as an RxJS operator: each message is one call on an
+ * instance from the stage's pool; its outputs (none, one or several) go on
+ * downstream with the input's subject and headers.
+ */
+export function wasmStage(engine: Engine, spec: WasmStageSpec, stats: StageStats, host: StageHost): { operator: OperatorFunction<Work, Work>; close(): void } {
+  let current: Work | null = null;
+  const onEmit = (subject: string, data: Uint8Array): boolean => {
+    if (current === null || !spec.emits.some((pattern) => subjectMatches(pattern, subject))) {
+      stats.refusedEmits++;
+      return false;
+    }
+    stats.emitted++;
+    host.sideOutput(current, subject, data);
+    return true;
+  };
+  const pool = new InlinePool(engine, spec.plugin, spec.function, spec.pool.size, { onEmit });
+
+  const operator = operate<Work, Work>((work, emit) => {
+    stats.in++;
+    const slot = pool.take();
+    let outputs: Uint8Array[];
+    current = work;
+    slot.instance.setMessage(work.subject, work.headers);
+    try {
+      outputs = slot.call(work.data);
+    } catch (error) {
+      current = null;
+      stats.failed++;
+      host.fail(work, spec, error instanceof WaspError ? error : new WaspError(String(error), { cause: error }));
+      if (pool.renew(slot)) stats.replacedInstances++;
+      work.flight.release();
+      return;
+    }
+    current = null;
+    if (outputs.length === 0) stats.dropped++;
+    for (let i = 0; i < outputs.length; i++) {
+      stats.out++;
+      work.flight.hold();
+      emit({ flight: work.flight, subject: work.subject, headers: work.headers, data: outputs[i]! });
+    }
+    work.flight.release();
+  });
+  return { operator, close: () => pool.close() };
+}

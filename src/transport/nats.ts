@@ -1,0 +1,232 @@
+import { readFile } from 'node:fs/promises';
+import { jetstream, jetstreamManager, AckPolicy, type JetStreamClient, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { credsAuthenticator, headers as natsHeaders, type MsgHdrs, type NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { Observable } from 'rxjs';
+import type { Logger } from '../engine/logger.js';
+import { FireAndForget } from './delivery.js';
+import { Headers } from './headers.js';
+import { TransientPublishError, type Delivery, type InputSpec, type Publisher, type Source, type Transport } from './transport.js';
+
+export interface NatsSettings {
+  servers: string[];
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** path of a .creds file */
+  creds?: string;
+  tls?: { ca?: string; cert?: string; key?: string; handshakeFirst?: boolean };
+  name?: string;
+}
+
+/** Connects and keeps reconnecting for as long as the process runs: NATS going away is an interruption, not an end. */
+export async function connectNats(settings: NatsSettings, logger: Logger): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: settings.servers,
+    user: settings.user,
+    pass: settings.pass,
+    token: settings.token,
+    authenticator: settings.creds ? credsAuthenticator(new Uint8Array(await readFile(settings.creds))) : undefined,
+    tls: settings.tls
+      ? { caFile: settings.tls.ca, certFile: settings.tls.cert, keyFile: settings.tls.key, handshakeFirst: settings.tls.handshakeFirst }
+      : undefined,
+    name: settings.name ?? 'wasp',
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    waitOnFirstConnect: true,
+  });
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect' || status.type === 'reconnect') logger.warn(`nats: ${status.type}`, { server: status.server });
+    }
+  })();
+  return nc;
+}
+
+export function toNatsHeaders(h: Headers | undefined): MsgHdrs | undefined {
+  if (h === undefined || h.size === 0) return undefined;
+  const out = natsHeaders();
+  for (const [name, values] of h.entries()) for (const v of values) out.append(name, v);
+  return out;
+}
+
+export function fromNatsHeaders(h: MsgHdrs | undefined): Headers | undefined {
+  if (h === undefined) return undefined;
+  const out = new Headers();
+  for (const name of h.keys()) for (const v of h.values(name)) out.append(name, v);
+  return out;
+}
+
+/** Core NATS subjects and JetStream consumers; the only place the pipeline meets nats.js. */
+export class NatsTransport implements Transport {
+  readonly name = 'NATS';
+  #js: JetStreamClient | undefined;
+  #jsm: JetStreamManager | undefined;
+
+  constructor(
+    readonly nc: NatsConnection,
+    readonly logger: Logger,
+  ) {}
+
+  async source(input: InputSpec): Promise<Source> {
+    if (input.kind === 'subject') return this.#coreSource(input.subject, input.queue);
+    if (input.kind === 'stream') return this.#streamSource(input);
+    throw new Error('stdin is not a NATS input');
+  }
+
+  #coreSource(subject: string, queue: string | undefined): Source {
+    let stop: (() => Promise<void>) | undefined;
+    const deliveries = new Observable<Delivery>((subscriber) => {
+      const sub = this.nc.subscribe(subject, {
+        queue,
+        callback: (error, msg) => {
+          if (error) subscriber.error(error);
+          else subscriber.next(new FireAndForget(msg.subject, msg.data, fromNatsHeaders(msg.headers)));
+        },
+      });
+      void sub.closed.then(() => subscriber.complete());
+      stop = async () => {
+        if (!sub.isClosed()) await sub.drain();
+      };
+      return () => sub.unsubscribe();
+    });
+    return { deliveries, stop: async () => stop?.() };
+  }
+
+  async #streamSource(input: Extract<InputSpec, { kind: 'stream' }>): Promise<Source> {
+    const jsm = await this.#manager();
+    await this.#ensureStream(jsm, input);
+    try {
+      await jsm.consumers.info(input.stream, input.consumer);
+    } catch {
+      await jsm.consumers.add(input.stream, {
+        durable_name: input.consumer,
+        ack_policy: AckPolicy.Explicit,
+        max_ack_pending: input.maxAckPending,
+        ack_wait: input.ackWaitMs * 1_000_000,
+      });
+      this.logger.info(`created durable consumer ${input.consumer} on stream ${input.stream}`);
+    }
+    const consumer = await this.#client().consumers.get(input.stream, input.consumer);
+    const messages = await consumer.consume({ max_messages: Math.min(input.maxAckPending, 256) });
+    const deliveries = new Observable<Delivery>((subscriber) => {
+      void (async () => {
+        try {
+          for await (const m of messages) subscriber.next(new JetStreamDelivery(m));
+          subscriber.complete();
+        } catch (error) {
+          subscriber.error(error);
+        }
+      })();
+    });
+    return {
+      deliveries,
+      stop: async () => {
+        messages.stop();
+      },
+    };
+  }
+
+  async #ensureStream(jsm: JetStreamManager, input: Extract<InputSpec, { kind: 'stream' }>): Promise<void> {
+    try {
+      await jsm.streams.info(input.stream);
+      return;
+    } catch {
+      if (input.subject === undefined) {
+        throw new Error(`stream ${input.stream} does not exist, and input.subject is not set to create it`);
+      }
+    }
+    await jsm.streams.add({ name: input.stream, subjects: [input.subject] });
+    this.logger.info(`created stream ${input.stream} on subject ${input.subject}`);
+  }
+
+  async publisher({ atLeastOnce }: { atLeastOnce: boolean }): Promise<Publisher> {
+    if (!atLeastOnce) {
+      return { publish: (subject, data, h) => this.nc.publish(subject, data, { headers: toNatsHeaders(h) }) };
+    }
+    const js = this.#client();
+    const jsm = await this.#manager();
+    // Whether some stream captures a subject, asked once per subject: JetStream publish where one
+    // does (acked, deduplicated by msgID), core publish where none does.
+    const captured = new Map<string, Promise<boolean>>();
+    const capturedBy = (subject: string): Promise<boolean> => {
+      let answer = captured.get(subject);
+      if (answer === undefined) {
+        answer = jsm.streams.find(subject).then(
+          () => true,
+          () => {
+            this.logger.warn(`no stream captures ${subject}: publishing to it with core NATS (at most once)`);
+            return false;
+          },
+        );
+        captured.set(subject, answer);
+      }
+      return answer;
+    };
+    return {
+      publish: async (subject, data, h, msgId) => {
+        const headers = toNatsHeaders(h);
+        if (!(await capturedBy(subject))) {
+          this.nc.publish(subject, data, { headers });
+          return;
+        }
+        try {
+          await js.publish(subject, data, { headers, msgID: msgId });
+        } catch (cause) {
+          throw new TransientPublishError(`publish to ${subject} failed: ${(cause as Error).message}`, { cause });
+        }
+      },
+    };
+  }
+
+  /** Tells at start-up which of these subjects no stream captures. */
+  async checkCaptured(subjects: string[]): Promise<string[]> {
+    const jsm = await this.#manager();
+    const missing: string[] = [];
+    for (const subject of subjects) {
+      try {
+        await jsm.streams.find(subject);
+      } catch {
+        missing.push(subject);
+      }
+    }
+    return missing;
+  }
+
+  #client(): JetStreamClient {
+    return (this.#js ??= jetstream(this.nc));
+  }
+
+  async #manager(): Promise<JetStreamManager> {
+    return (this.#jsm ??= await jetstreamManager(this.nc));
+  }
+
+  async close(): Promise<void> {
+    if (!this.nc.isClosed()) await this.nc.drain();
+  }
+}
+
+class JetStreamDelivery implements Delivery {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers: Headers | undefined;
+  readonly id: string;
+  readonly redeliveries: number;
+
+  constructor(readonly msg: JsMsg) {
+    this.subject = msg.subject;
+    this.data = msg.data;
+    this.headers = fromNatsHeaders(msg.headers);
+    this.id = `${msg.info.stream}:${msg.info.streamSequence}`;
+    this.redeliveries = msg.info.deliveryCount - 1;
+  }
+  ack(): void {
+    this.msg.ack();
+  }
+  nak(delayMs: number): void {
+    this.msg.nak(delayMs);
+  }
+  term(reason: string): void {
+    this.msg.term(reason);
+  }
+}
