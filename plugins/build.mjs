@@ -1,14 +1,31 @@
 #!/usr/bin/env node
 // Rebuilds the example plugins from source. Each language lives in its own
-// folder with a build.mjs that exports { name, output, missing(), build(outFile) }.
+// folder with a build.mjs that exports { name, output, missing(), build(outFile) },
+// `output` being relative to this folder. Plugins kept elsewhere in the repo
+// (the example pipelines' plugin) have a build.mjs of the same shape, listed
+// below with its path, and are built and checked along with the kits.
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 const here = dirname(fileURLToPath(import.meta.url));
-export const languages = ['assemblyscript', 'c', 'rust', 'wat'];
+
+// What `node plugins/build.mjs <name>` builds: the build script of each,
+// relative to this folder.
+const builds = {
+  assemblyscript: 'assemblyscript/build.mjs',
+  c: 'c/build.mjs',
+  rust: 'rust/build.mjs',
+  wat: 'wat/build.mjs',
+  'text-pipeline': '../pipelines/text/build.mjs',
+};
+
+export const languages = Object.keys(builds);
 
 export async function loadKit(language) {
-  const kit = await import(join(here, language, 'build.mjs'));
+  if (!Object.hasOwn(builds, language)) {
+    throw new Error(`unknown language ${language}; one of: ${languages.join(', ')}`);
+  }
+  const kit = await import(join(here, builds[language]));
   return { ...kit, outputPath: join(here, kit.output) };
 }
 

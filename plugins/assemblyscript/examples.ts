@@ -4,7 +4,7 @@
 import {
   OK, FAILED, EMIT_OK, LogLevel,
   inputString, inputBytes, output, outputRaw, outputString,
-  setError, fail as failWith, emit, log, takeString,
+  setError, fail as failWith, emit, log, takeString, subjectRaw, headerRaw,
 } from "./wasp";
 
 // The host calls these to pass strings and bytes in.
@@ -114,6 +114,43 @@ export function json_tag(ptr: usize, len: usize): i32 {
   let out = new Uint8Array(<i32>(headLen + rest));
   memory.copy(out.dataStart, changetype<usize>(head), headLen);
   memory.copy(out.dataStart + headLen, ptr + start + 1, rest);
+  output(out);
+  return OK;
+}
+
+// A part of `tag`: the subject (headerName null) or a header value, as
+// UTF-8 bytes, or "-" when absent. Read into a 16-byte buffer first and,
+// when the returned length says it did not fit, again into one of that
+// length. The kit's subject() and header() do the same with a larger first
+// buffer; this spells it out so that the example takes both paths.
+function tagPart(headerName: ArrayBuffer | null): Uint8Array {
+  let buf = new Uint8Array(16);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    let len = headerName == null
+      ? subjectRaw(buf.dataStart, <usize>buf.length)
+      : headerRaw(changetype<usize>(headerName), <usize>headerName.byteLength, buf.dataStart, <usize>buf.length);
+    if (len < 0) break; // absent
+    if (len <= buf.length) return buf.subarray(0, len);
+    buf = new Uint8Array(len);
+  }
+  // Absent (or, which the ABI rules out, still too long the second time).
+  let dash = new Uint8Array(1);
+  dash[0] = 0x2D;
+  return dash;
+}
+
+// <subject>;<X-Tag header>;<input>, "-" for an absent one.
+export function tag(ptr: usize, len: usize): i32 {
+  let subject = tagPart(null);
+  let header = tagPart(String.UTF8.encode("X-Tag"));
+  let out = new Uint8Array(subject.length + 1 + header.length + 1 + <i32>len);
+  out.set(subject);
+  let at = subject.length;
+  out[at++] = 0x3B;
+  out.set(header, at);
+  at += header.length;
+  out[at++] = 0x3B;
+  memory.copy(out.dataStart + <usize>at, ptr, len);
   output(out);
   return OK;
 }

@@ -44,6 +44,22 @@ export declare function emitRaw(subjectPtr: usize, subjectLen: usize, dataPtr: u
 @external("wasp", "log")
 export declare function logRaw(level: i32, ptr: usize, len: usize): void;
 
+/**
+ * The current message's subject, snprintf-style: returns its UTF-8 length and
+ * writes it to `buf` only when it fits in `cap`; -1 when there is no message.
+ */
+// @ts-ignore: decorator
+@external("wasp", "subject")
+export declare function subjectRaw(buf: usize, cap: usize): i32;
+
+/**
+ * The first value of the header `name`, snprintf-style as subjectRaw; -1 when
+ * the message has no such header or there is no message.
+ */
+// @ts-ignore: decorator
+@external("wasp", "header")
+export declare function headerRaw(namePtr: usize, nameLen: usize, buf: usize, cap: usize): i32;
+
 // ---- statuses and levels --------------------------------------------------
 
 /** Status of a successful string or bytes call. */
@@ -232,6 +248,59 @@ export function emitString(subject: string, data: string): i32 {
 export function log(level: LogLevel, message: string): void {
   let utf8 = String.UTF8.encode(message);
   logRaw(level, changetype<usize>(utf8), <usize>utf8.byteLength);
+}
+
+// ---- the current message (pipeline stages) ---------------------------------
+// subjectRaw and headerRaw copy into a buffer the plugin provides and return
+// the value's length, which may be larger than the buffer: then nothing was
+// written and the call is repeated with a buffer of that length.
+
+/** What subjectRaw and headerRaw return when there is no value. */
+// @ts-ignore: decorator
+@inline export const ABSENT: i32 = -1;
+
+// @ts-ignore: decorator
+@inline const SCRATCH_SIZE: usize = 64;
+/** First try of readValue: static, so short values need no allocation. */
+const scratch: usize = memory.data(<i32>SCRATCH_SIZE);
+
+// Reads the subject (headerName null) or a header, decoded from UTF-8.
+function readValue(headerName: ArrayBuffer | null): string | null {
+  let buf = scratch;
+  let cap = SCRATCH_SIZE;
+  let block: usize = 0;
+  let value: string | null = null;
+  while (true) {
+    let len = headerName == null
+      ? subjectRaw(buf, cap)
+      : headerRaw(changetype<usize>(headerName), <usize>headerName.byteLength, buf, cap);
+    if (len < 0) break;
+    if (<usize>len <= cap) {
+      value = String.UTF8.decodeUnsafe(buf, <usize>len);
+      break;
+    }
+    // Too long for the buffer: again with one of the length returned. The
+    // value cannot change during a call, so this runs at most once.
+    if (block != 0) heap.free(block);
+    cap = <usize>len;
+    block = heap.alloc(cap);
+    buf = block;
+  }
+  if (block != 0) heap.free(block);
+  return value;
+}
+
+/** The current message's subject; null when the call handles no message. */
+export function subject(): string | null {
+  return readValue(null);
+}
+
+/**
+ * The first value of the header `name` (matched case-sensitively); null when
+ * the message has no such header or there is no message.
+ */
+export function header(name: string): string | null {
+  return readValue(String.UTF8.encode(name));
 }
 
 // ---- callback results -----------------------------------------------------

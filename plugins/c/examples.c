@@ -217,6 +217,73 @@ WASP_EXPORT(json_tag) int32_t json_tag(const uint8_t *ptr, size_t len) {
     return WASP_OK;
 }
 
+/* A part of `tag`: the subject (name NULL) or a header value, or "-" when
+ * absent. It is read into the 16-byte `small` first and, when the returned
+ * length says it did not fit, again into a block of that length, which
+ * *owned then holds for the caller to free. Returns the length, or -1 when
+ * malloc gave up (or the host answered nonsense). */
+static int32_t tag_part(const char *name, char *small, char **owned, const char **part) {
+    *owned = NULL;
+    int32_t len = name == NULL ? wasp_subject(small, 16) : wasp_header(name, small, 16);
+    if (len == WASP_ABSENT) {
+        *part = "-";
+        return 1;
+    }
+    if (len <= 16) {
+        *part = small;
+        return len;
+    }
+    char *big = malloc((size_t)len);
+    if (big == NULL) {
+        return -1;
+    }
+    /* The value cannot change during the call, so it fits now; the check
+     * only keeps a misbehaving host from making us read past the block. */
+    int32_t cap = len;
+    len = name == NULL ? wasp_subject(big, (size_t)cap) : wasp_header(name, big, (size_t)cap);
+    if (len < 0 || len > cap) {
+        free(big);
+        return -1;
+    }
+    *owned = big;
+    *part = big;
+    return len;
+}
+
+/* <subject>;<X-Tag header>;<input>, "-" for an absent one. */
+WASP_EXPORT(tag) int32_t tag(const uint8_t *ptr, size_t len) {
+    char subject_small[16], header_small[16];
+    char *subject_owned, *header_owned;
+    const char *subject, *header;
+    int32_t subject_len = tag_part(NULL, subject_small, &subject_owned, &subject);
+    int32_t header_len = tag_part("X-Tag", header_small, &header_owned, &header);
+    char *out = NULL;
+    if (subject_len >= 0 && header_len >= 0) {
+        out = malloc((size_t)subject_len + 1 + (size_t)header_len + 1 + len);
+    }
+    if (out == NULL) {
+        free(subject_owned);
+        free(header_owned);
+        return out_of_memory();
+    }
+    char *p = out;
+    memcpy(p, subject, (size_t)subject_len);
+    p += subject_len;
+    *p++ = ';';
+    memcpy(p, header, (size_t)header_len);
+    p += header_len;
+    *p++ = ';';
+    if (len > 0) {
+        memcpy(p, ptr, len);
+        p += len;
+    }
+    wasp_output_bytes(out, (size_t)(p - out));
+    free(out);
+    free(subject_owned);
+    free(header_owned);
+    return WASP_OK;
+}
+
 WASP_EXPORT(fail) int32_t fail(const uint8_t *ptr, size_t len) {
     return fail_with("failed: ", ptr, len);
 }

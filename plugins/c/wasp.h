@@ -15,7 +15,8 @@
  *
  * What the kit covers:
  *   - WASP_EXPORT(name) marks a function as a plugin export;
- *   - the `wasp` host imports (output, error, emit, log) and helpers over them;
+ *   - the `wasp` host imports (output, error, emit, log, subject, header) and
+ *     helpers over them;
  *   - wasp_alloc / wasp_free, through which the host passes strings and bytes
  *     in and returns callback results;
  *   - WASP_IMPORT / WASP_STRING_CALLBACK and wasp_unpack for user callbacks.
@@ -83,6 +84,13 @@ int32_t wasp_import_emit(const void *subject_ptr, size_t subject_len,
 WASP_IMPORT(wasp, log)
 void wasp_import_log(int32_t level, const void *ptr, size_t len);
 
+WASP_IMPORT(wasp, subject)
+int32_t wasp_import_subject(void *buf_ptr, size_t buf_cap);
+
+WASP_IMPORT(wasp, header)
+int32_t wasp_import_header(const void *name_ptr, size_t name_len,
+                           void *buf_ptr, size_t buf_cap);
+
 /* Log levels of wasp_log. */
 typedef enum wasp_log_level {
     WASP_LOG_TRACE = 0,
@@ -133,6 +141,79 @@ static inline void wasp_log_bytes(wasp_log_level level, const void *msg, size_t 
 
 static inline void wasp_log(wasp_log_level level, const char *msg) {
     wasp_import_log((int32_t)level, msg, strlen(msg));
+}
+
+/* ------------------------------------------------------------------------ */
+/* The current message (pipeline stages)                                    */
+/* ------------------------------------------------------------------------ */
+
+/* What the message functions return when there is nothing to read: the call
+ * handles no message, or the message has no such header. */
+#define WASP_ABSENT (-1)
+/* What the *_dup functions return when malloc gave up. */
+#define WASP_NO_MEMORY (-2)
+
+/* The current message's subject, snprintf-style: returns its length in bytes
+ * and copies it into `buf` (UTF-8, no NUL) only when it fits in `cap` bytes;
+ * WASP_ABSENT when the call handles no message. A result larger than `cap`
+ * means nothing was written: call again with a buffer of that size. */
+static inline int32_t wasp_subject(char *buf, size_t cap) {
+    return wasp_import_subject(buf, cap);
+}
+
+/* The first value of the header `name` (name_len bytes, matched
+ * case-sensitively), snprintf-style as wasp_subject; WASP_ABSENT when the
+ * message has no such header or there is no message. */
+static inline int32_t wasp_header_bytes(const void *name, size_t name_len,
+                                        char *buf, size_t cap) {
+    return wasp_import_header(name, name_len, buf, cap);
+}
+
+/* wasp_header_bytes for a NUL-terminated name. */
+static inline int32_t wasp_header(const char *name, char *buf, size_t cap) {
+    return wasp_import_header(name, strlen(name), buf, cap);
+}
+
+/* Asks for the size, then reads into a block of exactly that size (plus a
+ * NUL), asking again in the unlikely case the value outgrew it. */
+static inline int32_t wasp__dup(const void *name, size_t name_len, int is_header,
+                                char **out) {
+    *out = NULL;
+    int32_t len = is_header ? wasp_import_header(name, name_len, NULL, 0)
+                            : wasp_import_subject(NULL, 0);
+    for (;;) {
+        if (len < 0) {
+            return WASP_ABSENT;
+        }
+        char *buf = malloc((size_t)len + 1);
+        if (buf == NULL) {
+            return WASP_NO_MEMORY;
+        }
+        int32_t got = is_header
+            ? wasp_import_header(name, name_len, buf, (size_t)len)
+            : wasp_import_subject(buf, (size_t)len);
+        if (got >= 0 && got <= len) {
+            buf[got] = '\0';
+            *out = buf;
+            return got;
+        }
+        free(buf);
+        len = got;
+    }
+}
+
+/* The current message's subject in a fresh malloc'd, NUL-terminated string
+ * stored in *out (free it with free()). Returns its length in bytes,
+ * WASP_ABSENT when there is no message, or WASP_NO_MEMORY; *out is NULL
+ * unless it returned a length. */
+static inline int32_t wasp_subject_dup(char **out) {
+    return wasp__dup(NULL, 0, 0, out);
+}
+
+/* The first value of the header `name` in a fresh malloc'd, NUL-terminated
+ * string, as wasp_subject_dup; WASP_ABSENT when there is no such header. */
+static inline int32_t wasp_header_dup(const char *name, char **out) {
+    return wasp__dup(name, strlen(name), 1, out);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -138,6 +138,37 @@ describe.each(kits)('$language example plugin', (kit) => {
     bare.remove();
   });
 
+  it('reads the current message subject and headers', () => {
+    expect(inst.callString('tag', 'x')).toBe('-;-;x');
+    try {
+      inst.setMessage('orders.eu', new Map([['X-Tag', 'blue']]));
+      expect(inst.callString('tag', 'x')).toBe('orders.eu;blue;x');
+      expect(inst.callString('tag', '')).toBe('orders.eu;blue;');
+      // Longer than the plugin's 16-byte first buffer, in bytes but not in characters: the plugin retries with the returned length.
+      const subject = `orders.${'é'.repeat(20)}.${'日'.repeat(10)}.🐝`; // 40 code points, 83 bytes
+      const tagValue = 'ü'.repeat(9); // 9 characters, 18 bytes
+      inst.setMessage(subject, new Map([['X-Tag', tagValue]]));
+      expect(inst.callString('tag', 'ünï')).toBe(`${subject};${tagValue};ünï`);
+      // Exactly 16 bytes fits the first buffer.
+      inst.setMessage('a'.repeat(16), new Map([['X-Tag', 'b'.repeat(16)]]));
+      expect(inst.callString('tag', 'x')).toBe(`${'a'.repeat(16)};${'b'.repeat(16)};x`);
+      // Absent header, header names matched case-sensitively, no headers at all, an empty value.
+      inst.setMessage('orders.eu', new Map([['Other', 'red']]));
+      expect(inst.callString('tag', 'x')).toBe('orders.eu;-;x');
+      inst.setMessage('orders.eu', new Map([['x-tag', 'red']]));
+      expect(inst.callString('tag', 'x')).toBe('orders.eu;-;x');
+      inst.setMessage('orders.eu');
+      expect(inst.callString('tag', 'x')).toBe('orders.eu;-;x');
+      inst.setMessage('orders.eu', new Map([['X-Tag', '']]));
+      expect(inst.callString('tag', 'x')).toBe('orders.eu;;x');
+      inst.setMessage(null);
+      expect(inst.callString('tag', 'x')).toBe('-;-;x');
+      expect(inst.needsReplacement).toBe(false);
+    } finally {
+      inst.setMessage(null);
+    }
+  });
+
   it('sends wasp.log to the host logger', () => {
     logged.length = 0;
     expect(inst.callString('shout', 'hear me')).toBeNull();

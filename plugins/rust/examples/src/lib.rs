@@ -102,6 +102,13 @@ wasp::export! {
         Ok(tagged)
     }
 
+    /// `<subject>;<X-Tag header>;<input>`, `-` for an absent one.
+    fn tag(input: &[u8]) -> Vec<u8> {
+        let subject = tag_part(wasp::read_subject);
+        let header = tag_part(|buf| wasp::read_header("X-Tag", buf));
+        [&subject[..], b";", &header[..], b";", input].concat()
+    }
+
     fn fail(input: &[u8]) -> Result<(), String> {
         Err(format!("failed: {}", String::from_utf8_lossy(input)))
     }
@@ -125,6 +132,31 @@ wasp::export! {
         let mut content = Vec::new();
         file.read_to_end(&mut content).map_err(|_| format!("cannot read {}", path))?;
         Ok(content)
+    }
+}
+
+/// A part of `tag`, read with the kit's snprintf-style `read_*` into a
+/// 16-byte buffer first and, when the returned length says it did not fit,
+/// again into one of that length. `wasp::subject` and `wasp::header` do the
+/// same with a 64-byte first buffer; this spells it out with a smaller one so
+/// that the example takes both paths. `-` when absent.
+fn tag_part(mut read: impl FnMut(&mut [u8]) -> Option<usize>) -> Vec<u8> {
+    let mut small = [0u8; 16];
+    let len = match read(&mut small) {
+        Some(len) => len,
+        None => return b"-".to_vec(),
+    };
+    if len <= small.len() {
+        return small[..len].to_vec();
+    }
+    let mut value = vec![0u8; len];
+    // The value cannot change during the call, so it fits now.
+    match read(&mut value) {
+        Some(len) if len <= value.len() => {
+            value.truncate(len);
+            value
+        }
+        _ => b"-".to_vec(),
     }
 }
 
