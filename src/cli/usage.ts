@@ -4,6 +4,10 @@ export class UsageError extends Error {
 }
 
 export const USAGE = `usage:
+  wasp run <pipeline.yaml> [--log-level trace|debug|info|warn|error]
+            runs a pipeline until SIGINT/SIGTERM (or the end of stdin), then drains
+  wasp validate <pipeline.yaml>...
+            checks pipeline files without running them; exit 1 on any problem
   wasp call <module.wasm> <function> [ARG ...] [--returns string|bytes|number]
             [--env KEY=VALUE ...] [--memory-pages N]
 

@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 import { callCommand } from './call.js';
+import { runCommand } from './run.js';
+import { validateCommand } from './validate.js';
 import type { Command, CommandIO } from './command.js';
 import { USAGE, UsageError } from './usage.js';
 
 const commands: Record<string, Command> = {
   call: callCommand,
+  run: runCommand,
+  validate: validateCommand,
 };
 
 async function main(argv: string[], io: CommandIO): Promise<number> {

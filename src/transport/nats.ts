@@ -108,21 +108,33 @@ export class NatsTransport implements Transport {
       this.logger.info(`created durable consumer ${input.consumer} on stream ${input.stream}`);
     }
     const consumer = await this.#client().consumers.get(input.stream, input.consumer);
-    const messages = await consumer.consume({ max_messages: Math.min(input.maxAckPending, 256) });
+    // Pull batches one at a time rather than consume(): a batch's subscription lives until the
+    // batch ends, so on drain every message the server sent is received and settled, and none is
+    // stranded in a closed inbox until ack_wait runs out.
+    const batch = Math.min(input.maxAckPending, 256);
+    let stopping = false;
+    let finished: Promise<void> = Promise.resolve();
     const deliveries = new Observable<Delivery>((subscriber) => {
-      void (async () => {
-        try {
-          for await (const m of messages) subscriber.next(new JetStreamDelivery(m));
-          subscriber.complete();
-        } catch (error) {
-          subscriber.error(error);
+      finished = (async () => {
+        while (!stopping) {
+          try {
+            const messages = await consumer.fetch({ max_messages: batch, expires: 1000 });
+            for await (const m of messages) subscriber.next(new JetStreamDelivery(m));
+          } catch (error) {
+            if (stopping) break;
+            // the server is away or busy: the connection reconnects on its own; try again shortly
+            this.logger.warn(`pulling from ${input.stream}/${input.consumer} failed; retrying`, { error: (error as Error).message });
+            await new Promise((r) => setTimeout(r, 250));
+          }
         }
+        subscriber.complete();
       })();
     });
     return {
       deliveries,
       stop: async () => {
-        messages.stop();
+        stopping = true;
+        await finished;
       },
     };
   }

@@ -1,0 +1,152 @@
+// The pipeline config, described once: this schema validates files, gives
+// the TypeScript type, and generates docs/pipeline.schema.json and
+// docs/config.md (see docs.ts), so the three cannot drift apart.
+import { z } from 'zod';
+import { isValidSubject } from '../../transport/subjects.js';
+
+const subject = z
+  .string()
+  .refine((s) => isValidSubject(s, false), { message: 'not a valid NATS subject to publish to (tokens separated by dots, no wildcards or spaces)' });
+const pattern = z
+  .string()
+  .refine((s) => isValidSubject(s, true), { message: 'not a valid NATS subject pattern (`*` is a whole token, `>` only the last)' });
+const positiveInt = z.number().int().min(1);
+
+const nats = z
+  .strictObject({
+    servers: z.union([z.string(), z.array(z.string()).min(1)]).describe('NATS server URL, or a list of them').meta({ examples: ['nats://127.0.0.1:4222'] }),
+    user: z.string().optional().describe('user name for user/password authentication'),
+    pass: z.string().optional().describe('password for user/password authentication'),
+    token: z.string().optional().describe('authentication token'),
+    creds: z.string().optional().describe('path of a .creds file (JWT and NKey seed), relative to the config file'),
+    tls: z
+      .strictObject({
+        ca: z.string().optional().describe('CA certificate file, relative to the config file'),
+        cert: z.string().optional().describe('client certificate file, relative to the config file'),
+        key: z.string().optional().describe('client key file, relative to the config file'),
+        handshakeFirst: z.boolean().optional().describe('start with the TLS handshake instead of the INFO exchange'),
+      })
+      .optional()
+      .describe('TLS settings'),
+    name: z.string().optional().describe('connection name shown by the server (default: wasp)'),
+  })
+  .describe('NATS connection; without it the pipeline runs on the embedded in-process bus');
+
+const plugin = z
+  .strictObject({
+    path: z.string().min(1).describe('the .wasm file, relative to the config file'),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits')
+      .optional()
+      .describe('pin: the module is refused when its SHA-256 differs'),
+    memoryLimitPages: z.number().int().min(1).max(65536).optional().describe('cap on linear memory in 64 KiB pages; memory.grow past it fails inside the plugin'),
+    maxOutputBytes: positiveInt.optional().describe('largest single output accepted from the plugin (default 16 MiB)'),
+    wasi: z
+      .strictObject({
+        env: z.record(z.string(), z.string()).optional().describe('environment variables the plugin sees'),
+        args: z.array(z.string()).optional().describe('command-line arguments the plugin sees'),
+        files: z
+          .record(z.string(), z.string())
+          .optional()
+          .describe('files in the plugin\'s in-memory filesystem: absolute sandbox path -> host file relative to the config file'),
+      })
+      .optional()
+      .describe('the plugin\'s WASI world; nothing of the host is reachable beyond it'),
+  })
+  .describe('a Wasm module, compiled once, instantiated per pool slot');
+
+const input = z
+  .strictObject({
+    subject: pattern.optional().describe('core subject to subscribe to (wildcards allowed); with `stream`, the subject the stream captures when Wasp creates it'),
+    queue: z.string().min(1).optional().describe('queue group: processes sharing it split the subject\'s messages'),
+    stream: z.string().min(1).optional().describe('JetStream stream to consume (at least once); created on `subject` if absent'),
+    consumer: z.string().min(1).optional().describe('durable pull consumer name, created if absent; processes sharing it split the stream'),
+    maxAckPending: positiveInt.default(256).describe('most messages in flight unacked: the backpressure bound (stream input)'),
+    ackWaitMs: positiveInt.default(30000).describe('how long the server waits for an ack before redelivering (stream input)'),
+    stdin: z.literal(true).optional().describe('read one message per line from standard input; the run ends at end of input'),
+  })
+  .superRefine((v, ctx) => {
+    const kinds = [v.stream !== undefined, v.stdin === true, v.subject !== undefined && v.stream === undefined].filter(Boolean).length;
+    if (kinds !== 1) ctx.addIssue({ code: 'custom', message: 'needs exactly one of subject, stream (+ consumer) or stdin: true', path: [] });
+    if (v.stream !== undefined && v.consumer === undefined) ctx.addIssue({ code: 'custom', message: 'a stream input needs a consumer', path: ['stream'] });
+    if (v.consumer !== undefined && v.stream === undefined) ctx.addIssue({ code: 'custom', message: 'consumer goes with stream', path: ['consumer'] });
+    if (v.queue !== undefined && (v.stream !== undefined || v.subject === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'queue goes with a subject input, not with stream or stdin', path: ['queue'] });
+    }
+  })
+  .describe('where messages come from: exactly one of subject, stream + consumer, or stdin');
+
+const stage = z
+  .strictObject({
+    name: z.string().min(1).describe('the stage\'s name, unique in the pipeline'),
+    plugin: z.string().min(1).describe('a key of `plugins`'),
+    function: z.string().min(1).describe('exported function with Wasm type (i32, i32) -> i32: gives 0, 1 or n outputs through wasp.output'),
+    pool: z
+      .union([positiveInt, z.strictObject({ size: positiveInt.describe('instances'), mode: z.literal('inline').default('inline').describe('where instances run: inline, in the pipeline\'s thread') })])
+      .default(1)
+      .describe('instances of this stage: a number, or { size, mode }'),
+    emits: z.array(pattern).default([]).describe('subject patterns this stage may emit side outputs to; anything else is refused'),
+    ordered: z.boolean().default(true).describe('output order = input order'),
+  })
+  .describe('one step: a plugin function as an RxJS operator');
+
+const output = z
+  .strictObject({
+    subject: subject.optional().describe('subject to publish outputs to'),
+    stdout: z.literal(true).optional().describe('write one message per line to standard output'),
+  })
+  .superRefine((v, ctx) => {
+    if ((v.subject !== undefined) === (v.stdout === true)) ctx.addIssue({ code: 'custom', message: 'needs exactly one of subject or stdout: true', path: [] });
+  })
+  .describe('where outputs go: exactly one of subject or stdout');
+
+export const pipelineFileSchema = z
+  .strictObject({
+    name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only').describe('the pipeline\'s name'),
+    nats: nats.optional(),
+    plugins: z.record(z.string(), plugin).refine((p) => Object.keys(p).length > 0, 'declare at least one plugin').describe('plugins by name'),
+    input,
+    stages: z.array(stage).min(1).describe('the chain of stages, in order'),
+    output,
+    deadLetter: z
+      .strictObject({ subject: subject.describe('subject failed messages are published to, with headers naming what failed') })
+      .optional()
+      .describe('where failed messages go; without it they are logged and counted'),
+  })
+  .describe('A Wasp pipeline: Wasm plugin stages between an input and an output');
+
+/** The file as written (after defaults). */
+export type PipelineFile = z.output<typeof pipelineFileSchema>;
+
+/** The config as the pipeline consumes it: shapes normalized, paths absolute. */
+export interface PipelineConfig {
+  name: string;
+  file: string;
+  nats?: {
+    servers: string[];
+    user?: string;
+    pass?: string;
+    token?: string;
+    creds?: string;
+    tls?: { ca?: string; cert?: string; key?: string; handshakeFirst?: boolean };
+    name?: string;
+  };
+  plugins: Record<
+    string,
+    {
+      path: string;
+      sha256?: string;
+      memoryLimitPages?: number;
+      maxOutputBytes?: number;
+      wasi?: { env?: Record<string, string>; args?: string[]; files?: Record<string, string> };
+    }
+  >;
+  input:
+    | { kind: 'subject'; subject: string; queue?: string }
+    | { kind: 'stream'; stream: string; consumer: string; subject?: string; maxAckPending: number; ackWaitMs: number }
+    | { kind: 'stdin' };
+  stages: { name: string; plugin: string; function: string; pool: { size: number; mode: 'inline' }; emits: string[]; ordered: boolean }[];
+  output: { kind: 'subject'; subject: string } | { kind: 'stdout' };
+  deadLetter?: { subject: string };
+}

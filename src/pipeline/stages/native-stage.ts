@@ -1,0 +1,33 @@
+import type { OperatorFunction } from 'rxjs';
+import { WaspError } from '../../engine/errors.js';
+import { operate } from '../operate.js';
+import type { StageStats } from '../stats.js';
+import type { Work } from '../work.js';
+import type { StageHost, WasmStageSpec } from './wasm-stage.js';
+
+/** A stage written in JavaScript: the same contract as a plugin function, zero, one or several outputs. */
+export type NativeStageFunction = (data: Uint8Array, subject: string) => Uint8Array[];
+
+/** A JavaScript function in a stage's place, for embedding applications and for measuring what the Wasm boundary costs. */
+export function nativeStage(fn: NativeStageFunction, spec: WasmStageSpec, stats: StageStats, host: StageHost): { operator: OperatorFunction<Work, Work>; close(): void } {
+  const operator = operate<Work, Work>((work, emit) => {
+    stats.in++;
+    let outputs: Uint8Array[];
+    try {
+      outputs = fn(work.data, work.subject);
+    } catch (error) {
+      stats.failed++;
+      host.fail(work, spec, new WaspError(`stage ${spec.name}: ${error instanceof Error ? error.message : String(error)}`, { cause: error }));
+      work.flight.release();
+      return;
+    }
+    if (outputs.length === 0) stats.dropped++;
+    for (let i = 0; i < outputs.length; i++) {
+      stats.out++;
+      work.flight.hold();
+      emit({ flight: work.flight, subject: work.subject, headers: work.headers, data: outputs[i]! });
+    }
+    work.flight.release();
+  });
+  return { operator, close: () => {} };
+}

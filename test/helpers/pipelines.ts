@@ -1,0 +1,34 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { completeLogger, type Logger } from '../../src/engine/logger.js';
+import { loadPipelineConfig } from '../../src/pipeline/config/load.js';
+import { Pipeline } from '../../src/pipeline/pipeline.js';
+import { EmbeddedBus, EmbeddedTransport } from '../../src/transport/embedded.js';
+import type { Message } from '../../src/transport/transport.js';
+import { root } from './plugins.js';
+
+export const textPlugin = `${root}pipelines/text/text.wasm`;
+
+/** Writes a pipeline config into a fresh directory and returns its path. */
+export async function writeConfig(yaml: string, name = 'pipeline.yaml'): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'wasp-pipeline-'));
+  const file = join(dir, name);
+  await writeFile(file, yaml);
+  return file;
+}
+
+/** A pipeline on the embedded bus, with everything published on the bus recorded by subject. */
+export async function embeddedPipeline(yaml: string, logger: Partial<Logger> = {}) {
+  const bus = new EmbeddedBus();
+  const seen: Message[] = [];
+  bus.subscribe('>', (m) => seen.push(m));
+  const config = await loadPipelineConfig(await writeConfig(yaml));
+  const pipeline = await Pipeline.create(config, { transport: new EmbeddedTransport(bus), logger: completeLogger(logger) });
+  await pipeline.start();
+  const send = (subject: string, ...lines: string[]) => {
+    for (const line of lines) bus.publish(subject, Buffer.from(line));
+  };
+  const on = (subject: string) => seen.filter((m) => m.subject === subject).map((m) => Buffer.from(m.data).toString());
+  return { bus, pipeline, send, seen, on };
+}
