@@ -52,6 +52,8 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   const onSignal = (signal: NodeJS.Signals): void => drain(signal);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // An input on the embedded bus holds nothing open in the event loop; the process must still run until told to stop.
+  const keepAlive = setInterval(() => {}, 60_000);
   try {
     await pipeline.start();
     logger.info(`pipeline ${config.name} running on ${transport.name}`, { stages: config.stages.map((s) => s.name) });
@@ -59,6 +61,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     await pipeline.done;
     await draining;
   } finally {
+    clearInterval(keepAlive);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     status.stop();

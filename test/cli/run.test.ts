@@ -1,0 +1,105 @@
+import { spawn } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { spawnWasp, wasp, waspBin } from '../helpers/cli.js';
+import { textPlugin, writeConfig } from '../helpers/pipelines.js';
+import { root } from '../helpers/plugins.js';
+
+function runWithStdin(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [waspBin, ...args], { cwd: root });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+describe('wasp run', () => {
+  it('reads stdin and writes only messages to stdout, then drains at end of input', async () => {
+    const result = await runWithStdin(['run', 'pipelines/text/stdin.yaml'], 'hello\nwasp 🐝\n\nbye\n');
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe('HELLO\nWASP 🐝\nBYE\n');
+    expect(result.stderr).toMatch(/summary: 4 in, 3 out, 0 dead-lettered/);
+    expect(result.stderr).toMatch(/upper +in +4 +out +3 +dropped +1 +failed +0/);
+  });
+
+  it('refuses a broken file before touching NATS, with every problem', async () => {
+    const file = await writeConfig(`name: t
+nats: { servers: nats://127.0.0.1:1 }
+plugins: { text: { path: ${textPlugin} } }
+input: { subject: in, stdin: true }
+stages: [{ name: u, plugin: text, function: nope }]
+output: { subject: out }
+`);
+    const started = Date.now();
+    const result = await wasp(['run', file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`${file}:4:8: input: needs exactly one of subject, stream (+ consumer) or stdin: true\n`);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('exits 2 on usage mistakes', async () => {
+    expect((await wasp(['run'])).code).toBe(2);
+    expect((await wasp(['run', 'a.yaml', 'b.yaml'])).code).toBe(2);
+    expect((await wasp(['run', 'a.yaml', '--log-level', 'loud'])).code).toBe(2);
+  });
+
+  it('drains on SIGTERM on the embedded bus', async () => {
+    const p = spawnWasp(['run', 'pipelines/text/pipeline.yaml']);
+    await p.waitFor('running');
+    p.child.kill('SIGTERM');
+    expect((await p.exited).code).toBe(0);
+    expect(p.stderr()).toMatch(/SIGTERM: draining/);
+    expect(p.stderr()).toMatch(/summary: 0 in/);
+  });
+});
+
+describe('wasp validate', () => {
+  it('says ok for good files and points at every problem in bad ones', async () => {
+    const bad = await writeConfig(`name: t
+plugins:
+  text: { path: ${textPlugin} }
+input: { subject: in }
+stages:
+  - name: u
+    plugin: text
+    function: upper
+    colour: red
+output: { subject: out.> }
+`);
+    const result = await wasp(['validate', 'pipelines/text/pipeline.yaml', bad]);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('pipelines/text/pipeline.yaml: ok\n');
+    expect(result.stderr).toBe(
+      `${bad}:9:5: stages[0].colour: unknown key\n` +
+        `${bad}:10:20: output.subject: not a valid NATS subject to publish to (tokens separated by dots, no wildcards or spaces)\n`,
+    );
+  });
+
+  it('validates every example pipeline', async () => {
+    const result = await wasp(['validate', 'pipelines/text/pipeline.yaml', 'pipelines/text/stdin.yaml', 'pipelines/text/nats.yaml', 'pipelines/text/jetstream.yaml']);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+  });
+
+  it('exits 2 without files', async () => {
+    expect((await wasp(['validate'])).code).toBe(2);
+  });
+});
+
+describe('npm start', () => {
+  it('runs the demo pipeline over the sample data and prints outputs and a per-stage summary', async () => {
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, [`${root}dist/src/cli/demo.js`], (error, stdout) => (error ? reject(error) : resolve(stdout))),
+    );
+    expect(out).toMatch(/output +text\.out +QUICK/);
+    expect(out).toMatch(/side out +audit\.text +QUICK/);
+    expect(out).toMatch(/dead +text\.dlq +fox +\(plugin text: fail_on_x failed with status 1: contains x\)/);
+    expect(out).toMatch(/summary: 5 in, \d+ out, 4 dead-lettered/);
+    expect(out).toMatch(/check +in +21/);
+    void writeFile;
+  });
+});

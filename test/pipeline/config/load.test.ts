@@ -1,0 +1,159 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadPipelineConfig, parsePipelineConfig, type ConfigProblem } from '../../../src/pipeline/config/load.js';
+import { kits, watExample } from '../../helpers/plugins.js';
+import { textPlugin, writeConfig } from '../../helpers/pipelines.js';
+
+async function problems(text: string, env: Record<string, string> = {}): Promise<Omit<ConfigProblem, 'file'>[]> {
+  try {
+    await parsePipelineConfig(text, 'p.yaml', { env });
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    return error.problems.map(({ file: _, ...p }) => p);
+  }
+  throw new Error('expected problems');
+}
+
+const valid = `name: t
+plugins:
+  text: { path: ${textPlugin} }
+input: { subject: in.> }
+stages:
+  - { name: upper, plugin: text, function: upper }
+output: { subject: out }
+`;
+
+describe('pipeline config', () => {
+  it('normalizes a minimal file: defaults, shapes, absolute paths', async () => {
+    const file = await writeConfig(valid.replace(textPlugin, './text.wasm').replace('name: t', 'name: t'), 'p.yaml');
+    const config = await loadPipelineConfig(file, { checkPlugins: false });
+    expect(config.plugins.text!.path).toBe(file.replace('p.yaml', 'text.wasm'));
+    expect(config.input).toEqual({ kind: 'subject', subject: 'in.>', queue: undefined });
+    expect(config.stages[0]).toEqual({ name: 'upper', plugin: 'text', function: 'upper', pool: { size: 1, mode: 'inline' }, emits: [], ordered: true });
+    expect(config.output).toEqual({ kind: 'subject', subject: 'out' });
+  });
+
+  it('normalizes stream input, stdout output, pools and NATS servers, with ${ENV}', async () => {
+    const config = await parsePipelineConfig(
+      `name: t
+nats: { servers: "\${NATS_URL}, nats://b:4222", user: "\${USER_NAME:-wasp}", token: "a$$b" }
+plugins: { text: { path: ${textPlugin} } }
+input: { stream: S, consumer: c }
+stages: [{ name: a, plugin: text, function: upper, pool: { size: 3 } }]
+output: { stdout: true }
+`,
+      'p.yaml',
+      { env: { NATS_URL: 'nats://a:4222' } },
+    );
+    expect(config.nats).toMatchObject({ servers: ['nats://a:4222', 'nats://b:4222'], user: 'wasp', token: 'a$b' });
+    expect(config.input).toEqual({ kind: 'stream', stream: 'S', consumer: 'c', subject: undefined, maxAckPending: 256, ackWaitMs: 30000 });
+    expect(config.stages[0]!.pool).toEqual({ size: 3, mode: 'inline' });
+    expect(config.output).toEqual({ kind: 'stdout' });
+  });
+
+  it('reads JSON through the same parser', async () => {
+    const json = JSON.stringify({ name: 'j', plugins: { text: { path: textPlugin } }, input: { stdin: true }, stages: [{ name: 'u', plugin: 'text', function: 'upper' }], output: { stdout: true } });
+    expect((await parsePipelineConfig(json, 'p.json')).input).toEqual({ kind: 'stdin' });
+  });
+
+  it('points at unknown keys, wrong types and missing keys, all at once', async () => {
+    expect(
+      await problems(`name: t
+plugins:
+  text: { path: ${textPlugin}, colour: red }
+input: { subject: in }
+stages:
+  - name: upper
+    plugin: text
+    pool: many
+output: { subject: out }
+extra: 1
+`),
+    ).toEqual([
+      { line: 3, column: '  text: { path: '.length + textPlugin.length + ', '.length + 1, path: 'plugins.text.colour', message: 'unknown key' },
+      { line: 6, column: 5, path: 'stages[0].function', message: expect.stringMatching(/expected string/) },
+      { line: 8, column: 11, path: 'stages[0].pool', message: expect.stringMatching(/Invalid input/) },
+      { line: 10, column: 1, path: 'extra', message: 'unknown key' },
+    ]);
+  });
+
+  it('requires exactly one input and one output, and well-formed subjects', async () => {
+    const p = await problems(`name: t
+plugins: { text: { path: ${textPlugin} } }
+input:
+  subject: in
+  stdin: true
+  queue: q
+stages: [{ name: u, plugin: text, function: upper, emits: [audit.>.x] }]
+output: { subject: out.*, stdout: true }
+deadLetter:
+  subject: dl q
+`);
+    expect(p.map((x) => [x.line, x.path, x.message])).toEqual([
+      [4, 'input', 'needs exactly one of subject, stream (+ consumer) or stdin: true'],
+      [7, 'stages[0].emits[0]', expect.stringMatching(/not a valid NATS subject pattern/)],
+      [8, 'output.subject', expect.stringMatching(/not a valid NATS subject to publish to/)],
+      [8, 'output', 'needs exactly one of subject or stdout: true'],
+      [10, 'deadLetter.subject', expect.stringMatching(/not a valid NATS subject to publish to/)],
+    ]);
+    const stream = await problems(valid.replace('input: { subject: in.> }', 'input: { stream: S }'));
+    expect(stream.map((x) => x.message)).toEqual(['a stream input needs a consumer']);
+    const queued = await problems(valid.replace('input: { subject: in.> }', 'input: { stdin: true, queue: q }'));
+    expect(queued.map((x) => [x.path, x.message])).toEqual([['input.queue', 'queue goes with a subject input, not with stream or stdin']]);
+  });
+
+  it('checks references, files and the plugins themselves', async () => {
+    const c = kits.find((k) => k.language === 'c')!.path;
+    const p = await problems(`name: t
+plugins:
+  text: { path: ${textPlugin} }
+  wat: { path: ${watExample}, sha256: "${'0'.repeat(64)}" }
+  c: { path: ${c} }
+  gone: { path: /nonexistent/x.wasm }
+input: { subject: in }
+stages:
+  - { name: a, plugin: text, function: nope }
+  - { name: a, plugin: text, function: upper }
+  - { name: b, plugin: ghost, function: upper }
+  - { name: c, plugin: c, function: half_f32 }
+output: { subject: out }
+`);
+    expect(p.map((x) => [x.line, x.path, x.message])).toEqual([
+      [10, 'stages[1].name', 'another stage is already named a'],
+      [11, 'stages[2].plugin', 'no plugin named ghost is declared under plugins'],
+      [9, 'stages[0].function', 'plugin text exports no function nope'],
+      [4, 'plugins.wat.sha256', expect.stringMatching(/sha256 is [0-9a-f]{64}, expected 0{64}/)],
+      [5, 'plugins.c.path', 'unsatisfied import plugin.call_me: pipelines provide no host callbacks'],
+      [6, 'plugins.gone.path', 'no such file: /nonexistent/x.wasm'],
+    ]);
+  });
+
+  it('checks function signatures and reports corrupt modules', async () => {
+    const garbage = await writeConfig('not wasm', 'bad.wasm');
+    const p = await problems(`name: t
+plugins:
+  wat: { path: ${watExample} }
+  bad: { path: ${garbage} }
+input: { subject: in }
+stages:
+  - { name: a, plugin: wat, function: sum }
+  - { name: b, plugin: wat, function: half_f32 }
+output: { subject: out }
+`);
+    expect(p.map((x) => [x.line, x.path, x.message])).toEqual([
+      [8, 'stages[1].function', 'function half_f32 has type (f32) -> f32; a stage needs (i32, i32) -> i32'],
+      [4, 'plugins.bad.path', expect.stringMatching(/is not a valid WebAssembly module/)],
+    ]);
+  });
+
+  it('reports YAML syntax errors and unset variables where they are', async () => {
+    expect(await problems('name: t\nplugins: [unclosed\n')).toEqual([expect.objectContaining({ line: 3, path: '' })]);
+    const unset = await problems(valid.replace('output: { subject: out }', 'output:\n  subject: ${OUT_SUBJECT}'));
+    expect(unset).toEqual([{ line: 8, column: 12, path: 'output.subject', message: 'environment variable OUT_SUBJECT is not set' }]);
+  });
+
+  it('names the file in the error and refuses a missing file', async () => {
+    const error = await loadPipelineConfig('/nonexistent/pipeline.yaml').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toMatch(/^\/nonexistent\/pipeline.yaml: 1 problem\(s\)\n\/nonexistent\/pipeline.yaml:1:1: \(top\): cannot read the file/);
+  });
+});
