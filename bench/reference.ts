@@ -33,6 +33,8 @@ export async function reference(module: WebAssembly.Module): Promise<Reference> 
       error() {},
       emit: () => 0,
       log() {},
+      subject: () => -1,
+      header: () => -1,
     },
     plugin: { call_me: () => 0n },
   };
