@@ -8,9 +8,9 @@
 // text.ts builds to. asc runs with this folder as its base directory, so the
 // file names it may embed (in abort messages) are relative to it, and it
 // writes no source map and no debug names.
-import { writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compile } from '../../plugins/assemblyscript/build.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -30,39 +30,8 @@ export const flags = [
   '--use', 'abort=../../plugins/assemblyscript/wasp/waspAbort',
 ];
 
-// The package only has an "import" export for asc, so require.resolve cannot
-// find it: loading it is the check.
-async function loadAsc() {
-  const { default: asc } = await import('assemblyscript/asc');
-  return asc;
-}
+export { missing } from '../../plugins/assemblyscript/build.mjs';
 
-export async function missing() {
-  try {
-    await loadAsc();
-    return null;
-  } catch {
-    return 'the assemblyscript npm package is not installed (run npm install)';
-  }
-}
-
-export async function build(outFile) {
-  const asc = await loadAsc();
-  const stdout = asc.createMemoryStream();
-  const stderr = asc.createMemoryStream();
-  let binary = null;
-  const { error } = await asc.main([...flags, '--outFile', 'text.wasm'], {
-    stdout,
-    stderr,
-    // Keep the binary in memory instead of letting asc write next to the
-    // source, so that outFile can be anywhere.
-    writeFile(filename, contents) {
-      if (filename === 'text.wasm') binary = contents;
-    },
-  });
-  if (error || binary === null) {
-    const detail = stderr.toString().trim() || (error ? error.message : 'no output');
-    throw new Error(`asc failed to build ${output}:\n${detail}`);
-  }
-  await writeFile(outFile, binary);
+export function build(outFile) {
+  return compile(flags, 'text.wasm', outFile, output);
 }

@@ -42,23 +42,30 @@ export async function missing() {
   }
 }
 
-export async function build(outFile) {
+/**
+ * Compiles one AssemblyScript entry file with asc, keeping the binary in
+ * memory so outFile can be anywhere. Shared with the example pipelines'
+ * plugin (pipelines/text/build.mjs).
+ */
+export async function compile(ascFlags, entryOutput, outFile, label) {
   const asc = await loadAsc();
   const stdout = asc.createMemoryStream();
   const stderr = asc.createMemoryStream();
   let binary = null;
-  const { error } = await asc.main([...flags, '--outFile', 'examples.wasm'], {
+  const { error } = await asc.main([...ascFlags, '--outFile', entryOutput], {
     stdout,
     stderr,
-    // Keep the binary in memory instead of letting asc write next to the
-    // source, so that outFile can be anywhere.
     writeFile(filename, contents) {
-      if (filename === 'examples.wasm') binary = contents;
+      if (filename === entryOutput) binary = contents;
     },
   });
   if (error || binary === null) {
     const detail = stderr.toString().trim() || (error ? error.message : 'no output');
-    throw new Error(`asc failed to build ${output}:\n${detail}`);
+    throw new Error(`asc failed to build ${label}:\n${detail}`);
   }
   await writeFile(outFile, binary);
+}
+
+export function build(outFile) {
+  return compile(flags, 'examples.wasm', outFile, output);
 }

@@ -2,6 +2,7 @@
 // the TypeScript type, and generates docs/pipeline.schema.json and
 // docs/config.md (see docs.ts), so the three cannot drift apart.
 import { z } from 'zod';
+import type { NatsSettings } from '../../transport/nats.js';
 import { isValidSubject } from '../../transport/subjects.js';
 
 const subject = z
@@ -123,15 +124,7 @@ export type PipelineFile = z.output<typeof pipelineFileSchema>;
 export interface PipelineConfig {
   name: string;
   file: string;
-  nats?: {
-    servers: string[];
-    user?: string;
-    pass?: string;
-    token?: string;
-    creds?: string;
-    tls?: { ca?: string; cert?: string; key?: string; handshakeFirst?: boolean };
-    name?: string;
-  };
+  nats?: NatsSettings;
   plugins: Record<
     string,
     {

@@ -1,6 +1,7 @@
 import type { OperatorFunction } from 'rxjs';
 import { WaspError } from '../../engine/errors.js';
 import { operate } from '../operate.js';
+import { emitOutputs } from './outputs.js';
 import type { StageStats } from '../stats.js';
 import type { Work } from '../work.js';
 import type { StageHost, WasmStageSpec } from './wasm-stage.js';
@@ -21,13 +22,7 @@ export function nativeStage(fn: NativeStageFunction, spec: WasmStageSpec, stats:
       work.flight.release();
       return;
     }
-    if (outputs.length === 0) stats.dropped++;
-    for (let i = 0; i < outputs.length; i++) {
-      stats.out++;
-      work.flight.hold();
-      emit({ flight: work.flight, subject: work.subject, headers: work.headers, data: outputs[i]! });
-    }
-    work.flight.release();
+    emitOutputs(work, outputs, stats, emit);
   });
   return { operator, close: () => {} };
 }

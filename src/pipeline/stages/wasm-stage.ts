@@ -3,6 +3,7 @@ import type { Engine } from '../../engine/engine.js';
 import { WaspError } from '../../engine/errors.js';
 import { subjectMatches } from '../../transport/subjects.js';
 import { operate } from '../operate.js';
+import { emitOutputs } from './outputs.js';
 import { InlinePool } from '../pool.js';
 import type { StageStats } from '../stats.js';
 import type { Work } from '../work.js';
@@ -56,13 +57,7 @@ export function wasmStage(engine: Engine, spec: WasmStageSpec, stats: StageStats
       return;
     }
     current = null;
-    if (outputs.length === 0) stats.dropped++;
-    for (let i = 0; i < outputs.length; i++) {
-      stats.out++;
-      work.flight.hold();
-      emit({ flight: work.flight, subject: work.subject, headers: work.headers, data: outputs[i]! });
-    }
-    work.flight.release();
+    emitOutputs(work, outputs, stats, emit);
   });
   return { operator, close: () => pool.close() };
 }
