@@ -24,6 +24,20 @@ const JS_N = Number(process.env.BENCH_JS_MESSAGES ?? 20_000);
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const payload = new Uint8Array(SIZE).fill(97);
 const identity = (data: Uint8Array): Uint8Array[] => [data];
+// Server-bound runs vary a lot from one run to the next on a small machine: each variant runs in
+// every round, interleaved with the others, and keeps its best round.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+async function bestOf<T extends { variant: string; rate: number }>(variants: (() => Promise<T>)[]): Promise<T[]> {
+  const best: T[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const [i, run] of variants.entries()) {
+      const result = await run();
+      if (best[i] === undefined || result.rate > best[i]!.rate) best[i] = result;
+    }
+  }
+  return best;
+}
 const silent = completeLogger();
 
 interface Row {
@@ -37,7 +51,8 @@ interface Row {
 async function pipelineFor(transport: Transport, input: string, output: string, native: boolean): Promise<Pipeline> {
   const dir = await mkdtemp(join(tmpdir(), 'wasp-bench-'));
   const file = join(dir, 'bench.yaml');
-  await writeFile(file, `name: bench\nplugins: { text: { path: ${plugin} } }\ninput: ${input}\nstages: [{ name: identity, plugin: text, function: identity }]\noutput: ${output}\n`);
+  const nats = transport instanceof NatsTransport ? `nats: { servers: "${NATS_URL}" }\n` : '';
+  await writeFile(file, `name: bench\n${nats}plugins: { text: { path: ${plugin} } }\ninput: ${input}\nstages: [{ name: identity, plugin: text, function: identity }]\noutput: ${output}\n`);
   const config = await loadPipelineConfig(file);
   const pipeline = await Pipeline.create(config, { transport, logger: silent, native: native ? { identity } : undefined });
   await pipeline.start();
@@ -59,17 +74,17 @@ async function embedded(): Promise<Row[]> {
     if (received !== EMBEDDED_N) throw new Error(`${variant}: ${received} of ${EMBEDDED_N} arrived`);
     return { variant, rate: EMBEDDED_N / seconds };
   };
-  const bare = await measure('bare relay', async (bus) => {
-    const off = bus.subscribe('bench.in', (m) => bus.publish('bench.out', m.data));
-    return async () => off();
-  });
+  const bareRelay = () =>
+    measure('bare relay', async (bus) => {
+      const off = bus.subscribe('bench.in', (m) => bus.publish('bench.out', m.data));
+      return async () => off();
+    });
   const stage = (native: boolean) => async (bus: EmbeddedBus) => {
     const p = await pipelineFor(new EmbeddedTransport(bus), '{ subject: bench.in }', '{ subject: bench.out }', native);
     return () => p.drain();
   };
-  const wasm = await measure('Wasm stage', stage(false));
-  const js = await measure('native JS stage', stage(true));
-  return [bare, wasm, js].map((r) => row('embedded bus', r.variant, EMBEDDED_N, r.rate, bare.rate));
+  const [bare, wasm, js] = await bestOf([bareRelay, () => measure('Wasm stage', stage(false)), () => measure('native JS stage', stage(true))]);
+  return [bare!, wasm!, js!].map((r) => row('embedded bus', r.variant, EMBEDDED_N, r.rate, bare!.rate));
 }
 
 /** Publishes N messages to bench.in and times until N arrive on bench.out. */
@@ -98,12 +113,13 @@ async function coreRun(nc: NatsConnection, variant: string, setup: () => Promise
 }
 
 async function coreNats(nc: NatsConnection): Promise<Row[]> {
-  const bare = await coreRun(nc, 'bare relay', async () => {
-    const relay = await connect({ servers: NATS_URL });
-    relay.subscribe('bench.in', { callback: (_, m) => relay.publish('bench.out', m.data) });
-    await relay.flush();
-    return () => relay.close();
-  });
+  const bareRelay = () =>
+    coreRun(nc, 'bare relay', async () => {
+      const relay = await connect({ servers: NATS_URL });
+      relay.subscribe('bench.in', { callback: (_, m) => relay.publish('bench.out', m.data) });
+      await relay.flush();
+      return () => relay.close();
+    });
   const stage = (native: boolean) => async () => {
     const conn = await connect({ servers: NATS_URL });
     const p = await pipelineFor(new NatsTransport(conn, silent), '{ subject: bench.in }', '{ subject: bench.out }', native);
@@ -113,9 +129,8 @@ async function coreNats(nc: NatsConnection): Promise<Row[]> {
       await conn.close();
     };
   };
-  const wasm = await coreRun(nc, 'Wasm stage', stage(false));
-  const js = await coreRun(nc, 'native JS stage', stage(true));
-  return [bare, wasm, js].map((r) => row('core NATS', r.variant, NATS_N, r.rate, bare.rate));
+  const [bare, wasm, js] = await bestOf([bareRelay, () => coreRun(nc, 'Wasm stage', stage(false)), () => coreRun(nc, 'native JS stage', stage(true))]);
+  return [bare!, wasm!, js!].map((r) => row('core NATS', r.variant, NATS_N, r.rate, bare!.rate));
 }
 
 async function jetStream(nc: NatsConnection): Promise<Row[]> {
@@ -145,7 +160,7 @@ async function jetStream(nc: NatsConnection): Promise<Row[]> {
     return { variant, rate: JS_N / seconds };
   };
   // The floor: consume, publish with a JetStream ack and a message id, then ack the input, with as many in flight as the pipeline allows.
-  const bare = await timed('bare relay', async () => {
+  const bareRelay = () => timed('bare relay', async () => {
     const conn = await connect({ servers: NATS_URL });
     const cjsm = await jetstreamManager(conn);
     await cjsm.consumers.add('BENCHIN', { durable_name: 'relay', ack_policy: AckPolicy.Explicit, max_ack_pending: 256 });
@@ -169,10 +184,9 @@ async function jetStream(nc: NatsConnection): Promise<Row[]> {
       await conn.close();
     };
   };
-  const wasm = await timed('Wasm stage', stage(false));
-  const native = await timed('native JS stage', stage(true));
+  const [bare, wasm, native] = await bestOf([bareRelay, () => timed('Wasm stage', stage(false)), () => timed('native JS stage', stage(true))]);
   for (const name of ['BENCHIN', 'BENCHOUT']) await jsm.streams.delete(name).catch(() => {});
-  return [bare, wasm, native].map((r) => row('JetStream', r.variant, JS_N, r.rate, bare.rate));
+  return [bare!, wasm!, native!].map((r) => row('JetStream', r.variant, JS_N, r.rate, bare!.rate));
 }
 
 function row(transport: string, variant: string, messages: number, rate: number, bare: number): Row {
@@ -210,7 +224,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   for (const s of result.skipped) console.log(`skipped ${s}`);
   for (const [name, t] of Object.entries(result.targets)) console.log(`${name}: ${t.value} (target ${t.target}): ${t.met ? 'met' : 'NOT MET'}`);
   await mkdir(`${root}bench/results`, { recursive: true });
-  const out = { date: new Date().toISOString(), node: process.version, messageBytes: SIZE, ...result };
+  const out = { date: new Date().toISOString(), node: process.version, messageBytes: SIZE, rounds: ROUNDS, note: 'best of the rounds per variant, variants interleaved', ...result };
   await writeFile(`${root}bench/results/pipeline.json`, `${JSON.stringify(out, null, 2)}\n`);
   console.log('written to bench/results/pipeline.json');
 

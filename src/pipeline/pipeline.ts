@@ -105,7 +105,7 @@ export class Pipeline {
     this.#source = config.input.kind === 'stdin' ? lineSource(io.stdin ?? process.stdin) : await io.transport.source(config.input);
     const toWork = map((delivery: Delivery): Work => {
       this.stats.received++;
-      const flight = new Flight(delivery, (_, outcome) => this.#settled(outcome));
+      const flight = new Flight(delivery, this.#onSettled);
       return { flight, subject: delivery.subject, headers: delivery.headers, data: delivery.data };
     });
     const stream = this.#stages.reduce((s, { stage }) => s.pipe(stage.operator), this.#source.deliveries.pipe(toWork));
@@ -174,6 +174,9 @@ export class Pipeline {
     this.io.logger.debug(`dead-lettered: ${error.message}`, fields);
     this.#send(work, target, work.data, headers, 'dlq');
   }
+
+  // One function for every flight, rather than a closure per message.
+  readonly #onSettled = (_: Flight, outcome: 'ack' | 'nak' | 'term'): void => this.#settled(outcome);
 
   #settled(outcome: 'ack' | 'nak' | 'term'): void {
     if (outcome === 'ack') this.stats.acked++;

@@ -154,7 +154,8 @@ export class NatsTransport implements Transport {
 
   async publisher({ atLeastOnce }: { atLeastOnce: boolean }): Promise<Publisher> {
     if (!atLeastOnce) {
-      return { publish: (subject, data, h) => this.nc.publish(subject, data, { headers: toNatsHeaders(h) }) };
+      // no options object for the common message without headers
+      return { publish: (subject, data, h) => (h === undefined ? this.nc.publish(subject, data) : this.nc.publish(subject, data, { headers: toNatsHeaders(h) })) };
     }
     const js = this.#client();
     const jsm = await this.#manager();

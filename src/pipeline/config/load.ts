@@ -175,6 +175,7 @@ const STAGE_TYPE = '(i32, i32) -> i32';
 
 /** What the schema cannot see: references between keys, files on disk, and the plugins themselves. */
 async function checkMeaning(config: PipelineConfig, checkPlugins: boolean, problem: (path: Path, message: string) => void): Promise<void> {
+  if (config.input.kind === 'stream' && config.nats === undefined) problem(['input', 'stream'], 'a stream input needs a NATS connection (nats:)');
   const seen = new Set<string>();
   config.stages.forEach((s, i) => {
     if (seen.has(s.name)) problem(['stages', i, 'name'], `another stage is already named ${s.name}`);

@@ -97,6 +97,8 @@ deadLetter:
     ]);
     const stream = await problems(valid.replace('input: { subject: in.> }', 'input: { stream: S }'));
     expect(stream.map((x) => x.message)).toEqual(['a stream input needs a consumer']);
+    const noNats = await problems(valid.replace('input: { subject: in.> }', 'input: { stream: S, consumer: c }'));
+    expect(noNats.map((x) => [x.path, x.message])).toEqual([['input.stream', 'a stream input needs a NATS connection (nats:)']]);
     const queued = await problems(valid.replace('input: { subject: in.> }', 'input: { stdin: true, queue: q }'));
     expect(queued.map((x) => [x.path, x.message])).toEqual([['input.queue', 'queue goes with a subject input, not with stream or stdin']]);
   });
