@@ -2,6 +2,7 @@
 // callbacks of every type, failures that must not corrupt the host.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AllocationError, CallbackError, Engine, InstanceStateError, MemoryAccessError, PluginTrapError } from '../../src/index.js';
+import { catchError } from '../helpers/errors.js';
 import { wat } from '../helpers/plugins.js';
 
 // A bump allocator that counts live blocks and checks that every free names
@@ -178,13 +179,7 @@ describe('callbacks', () => {
 
   it('wraps a throwing callback in CallbackError and marks the instance', async () => {
     const { inst } = await setup();
-    const error = (() => {
-      try {
-        inst.callString('boom');
-      } catch (e) {
-        return e;
-      }
-    })();
+    const error = catchError(() => inst.callString('boom'));
     expect(error).toBeInstanceOf(CallbackError);
     expect(error).toMatchObject({ callback: 'host.boom', plugin: 'cb', function: 'boom' });
     expect((error as Error).cause).toBeInstanceOf(RangeError);
@@ -198,13 +193,7 @@ describe('callbacks', () => {
 
   it('refuses a callback that calls back into the same instance', async () => {
     const { inst } = await setup();
-    const error = (() => {
-      try {
-        inst.callString('reenter');
-      } catch (e) {
-        return e;
-      }
-    })();
+    const error = catchError(() => inst.callString('reenter'));
     expect(error).toBeInstanceOf(CallbackError);
     expect((error as Error).cause).toBeInstanceOf(InstanceStateError);
     expect(inst.call('answer')).toBe(42);

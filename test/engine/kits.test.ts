@@ -10,6 +10,7 @@ import {
   SignatureError,
   UnexpectedOutputsError,
 } from '../../src/index.js';
+import { catchError } from '../helpers/errors.js';
 import { kits, watExample } from '../helpers/plugins.js';
 
 const PAGE = 65536;
@@ -235,14 +236,6 @@ describe.each(kits)('$language example plugin', (kit) => {
   });
 });
 
-function catchError(fn: () => unknown): unknown {
-  try {
-    fn();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the call to fail');
-}
 
 describe('hand-written WAT example', () => {
   it('follows the ABI with no kit in between', async () => {

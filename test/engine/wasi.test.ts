@@ -1,6 +1,7 @@
 // WASI: each instance sees only the env, args and in-memory files configured for it.
 import { describe, expect, it } from 'vitest';
 import { Engine, PluginCallError, WasiSetupError } from '../../src/index.js';
+import { catchError } from '../helpers/errors.js';
 import { kits } from '../helpers/plugins.js';
 
 describe.each(kits.filter((k) => k.wasi))('WASI for the $language example plugin', (kit) => {
@@ -20,13 +21,7 @@ describe.each(kits.filter((k) => k.wasi))('WASI for the $language example plugin
     expect(inst.callString('env', 'PATH')).toBeNull();
     expect(inst.callString('cat', '/etc/app/config.json')).toBe('{"a":1}');
     expect(inst.callBytes('cat', '/bin.dat')).toEqual(new Uint8Array([0, 1, 255]));
-    const error = (() => {
-      try {
-        return inst.callString('cat', '/etc/passwd');
-      } catch (e) {
-        return e;
-      }
-    })();
+    const error = catchError(() => inst.callString('cat', '/etc/passwd'));
     expect(error).toBeInstanceOf(PluginCallError);
     expect((error as PluginCallError).pluginMessage).toBe('cannot open /etc/passwd');
   });
