@@ -433,7 +433,7 @@ export class Instance {
       result = entry.fn(ptr, size);
     } catch (error) {
       if (ptr !== 0) this.#freeBlock(ptr, size);
-      throw this.#abort(error, inPlugin);
+      throw this.#abort(error, inPlugin || !(error instanceof WaspError));
     }
     if (ptr !== 0) this.#freeBlock(ptr, size);
     this.#leave(result, mode);
@@ -449,7 +449,7 @@ export class Instance {
       inPlugin = true;
       result = callWith(entry.fn, this.#slots, count);
     } catch (error) {
-      throw this.#abort(error, inPlugin);
+      throw this.#abort(error, inPlugin || !(error instanceof WaspError));
     }
     return this.#leave(result, mode);
   }
@@ -526,12 +526,8 @@ export class Instance {
         this.#context(),
       );
     }
-    let ptr: number;
-    try {
-      ptr = alloc(size) >>> 0;
-    } catch (error) {
-      throw this.#unwound(error);
-    }
+    // A trap in wasp_alloc propagates: callers treat any non-Wasp error as the plugin unwinding.
+    const ptr = alloc(size) >>> 0;
     if (ptr === 0) throw new AllocationError(`plugin ${this.#plugin.name}: wasp_alloc(${size}) returned 0`, this.#context());
     if (ptr + size > this.#memory.bytes().length) {
       throw new AllocationError(`plugin ${this.#plugin.name}: wasp_alloc(${size}) returned ${ptr}, outside memory`, this.#context());
@@ -544,7 +540,7 @@ export class Instance {
     try {
       return this.#allocateInput(size);
     } catch (error) {
-      if (error instanceof PluginTrapError) throw error;
+      if (!(error instanceof WaspError)) throw error; // wasp_alloc trapped: unwind
       this.#record(
         new AllocationError(`plugin ${this.#plugin.name}: cannot allocate ${size} bytes for the ${purpose}: ${describe(error)}`, {
           ...this.#context(),
@@ -638,12 +634,12 @@ export class Instance {
       return;
     }
     const memory = this.#memory;
-    const size = memory === undefined ? 0 : memory.bytes().length;
-    if (p + n > size) {
-      this.#record(outOfBounds(p, n, size, 'wasp.output', this.#context()));
+    const bytes = memory === undefined ? undefined : memory.bytes();
+    if (bytes === undefined || p + n > bytes.length) {
+      this.#record(outOfBounds(p, n, bytes?.length ?? 0, 'wasp.output', this.#context()));
       return;
     }
-    const value = this.#mode === MODE_STRING ? memory!.readUtf8(p, p + n) : memory!.bytes().slice(p, p + n);
+    const value = this.#mode === MODE_STRING ? memory!.readUtf8(p, p + n) : bytes.slice(p, p + n);
     if (this.#count++ === 0) {
       this.#first = value;
       this.#rest = null;

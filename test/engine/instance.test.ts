@@ -109,6 +109,22 @@ describe('allocation failures', () => {
     expect(zero.callString('f', '')).toBeNull();
   });
 
+  it('treats a trap inside wasp_alloc as a trap of the call', async () => {
+    const engine = new Engine();
+    await engine.registerPlugin(
+      'bad-alloc',
+      await wat(`(module (memory (export "memory") 1)
+        (func (export "wasp_alloc") (param i32) (result i32) unreachable)
+        (func (export "wasp_free") (param i32 i32))
+        (func (export "f") (param i32 i32) (result i32) (i32.const 0)))`),
+    );
+    const inst = await engine.getInstance('bad-alloc');
+    expect(() => inst.callBytes('f', new Uint8Array([1]))).toThrow(PluginTrapError);
+    expect(inst.needsReplacement).toBe(true);
+    const other = await engine.getInstance('bad-alloc');
+    expect(() => other.callString('f', 'x', 'y')).toThrow(PluginTrapError);
+  });
+
   it('explains that a plugin without an allocator takes only numbers', async () => {
     const engine = new Engine();
     await engine.registerPlugin('numbers', await wat('(module (func (export "f") (param i32 i32) (result i32) (i32.const 0)))'));
