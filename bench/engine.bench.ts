@@ -38,7 +38,7 @@ const TIME_MS = Number(process.env.BENCH_TIME_MS ?? 300);
 // This machine's timings drift by tens of percent between runs of the same
 // code; every task runs in each of several rounds and keeps its best round,
 // so a baseline and its candidates are measured close together in time.
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 type Task = [string, () => unknown];
 const plan: { group: string; baseline: string; target?: [string, number] | [string, number, 'min']; tasks: Task[] }[] = [];
 let sink: unknown;
@@ -175,7 +175,9 @@ const best = new Map<string, { ns: number; rme: number }>();
 for (let round = 1; round <= ROUNDS; round++) {
   console.error(`round ${round}/${ROUNDS}: ${loops.size} benchmarks, ${BATCH} calls per sample...`);
   const bench = new Bench({ time: TIME_MS, warmupTime: 100 });
-  for (const [key, loop] of loops) bench.add(key, loop);
+  // A collection before each task, so no task pays for the garbage of the one before it (node --expose-gc).
+  const collect = (globalThis as { gc?: () => void }).gc;
+  for (const [key, loop] of loops) bench.add(key, loop, { beforeAll: () => collect?.() });
   await bench.run();
   for (const task of bench.tasks) {
     const result = task.result;
