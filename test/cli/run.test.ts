@@ -38,7 +38,10 @@ output: { subject: out }
     const started = Date.now();
     const result = await wasp(['run', file]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe(`${file}:4:8: input: needs exactly one of subject, stream (+ consumer) or stdin: true\n`);
+    expect(result.stderr).toBe(
+      `${file}:4:8: input: needs exactly one of subject, stream (+ consumer) or stdin: true\n` +
+        `${file}:5:45: stages[0].function: plugin text exports no function nope\n`,
+    );
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 

@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import { WaspError } from '../../engine/errors.js';
 import { compilePlugin } from '../../engine/plugin.js';
-import { pipelineFileSchema, type PipelineConfig, type PipelineFile } from './schema.js';
+import { pipelineFileSchema, pluginSchema, stageSchema, type PipelineConfig, type PipelineFile } from './schema.js';
 
 /** One thing wrong with a config file, pointing at the line like a linter. */
 export interface ConfigProblem {
@@ -71,12 +71,37 @@ export async function parsePipelineConfig(text: string, file: string, options: L
       }
     }
   }
-  if (problems.length > 0) throw new ConfigError(file, problems);
-
-  const config = normalize(parsed.data!, file);
-  await checkMeaning(config, options.checkPlugins ?? true, (path, message) => at(nodeOffset(doc, path), path, message));
-  if (problems.length > 0) throw new ConfigError(file, problems);
+  // The checks across keys, files and plugins run even when the schema found problems, on the
+  // parts that are well-formed on their own, so one run reports every problem.
+  const config = parsed.success ? normalize(parsed.data, file) : undefined;
+  const view = config ?? looseView(doc.toJS() ?? {}, file);
+  await checkMeaning(view, options.checkPlugins ?? true, (path, message) => at(nodeOffset(doc, path), path, message));
+  if (problems.length > 0 || config === undefined) throw new ConfigError(file, problems);
   return config;
+}
+
+/** What checkMeaning reads; a full config is one, and so is the well-formed part of a broken file. */
+interface MeaningView {
+  nats?: { creds?: string; tls?: { ca?: string; cert?: string; key?: string } };
+  input: { kind: string };
+  plugins: Record<string, { path: string; sha256?: string; memoryLimitPages?: number; maxOutputBytes?: number; wasi?: { files?: Record<string, string> } }>;
+  /** holes where a stage is malformed, so indexes still match the file */
+  stages: ({ name: string; plugin: string; function: string } | undefined)[];
+}
+
+function looseView(raw: Record<string, unknown>, file: string): MeaningView {
+  const dir = dirname(resolve(file));
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(dir, p));
+  const plugins: MeaningView['plugins'] = {};
+  if (raw.plugins && typeof raw.plugins === 'object') {
+    for (const [name, entry] of Object.entries(raw.plugins)) {
+      const p = pluginSchema.safeParse(entry);
+      if (p.success) plugins[name] = { ...p.data, path: abs(p.data.path), wasi: { files: Object.fromEntries(Object.entries(p.data.wasi?.files ?? {}).map(([k, v]) => [k, abs(v)])) } };
+    }
+  }
+  const stages = Array.isArray(raw.stages) ? raw.stages.map((s) => (stageSchema.safeParse(s).success ? (s as MeaningView['stages'][number]) : undefined)) : [];
+  const input = raw.input as { stream?: unknown } | undefined;
+  return { nats: raw.nats ? {} : undefined, input: { kind: input && input.stream !== undefined ? 'stream' : 'other' }, plugins, stages };
 }
 
 /** ${NAME}, ${NAME:-default} and $$ in string values, reported where they stand. */
@@ -174,10 +199,11 @@ function normalize(file: PipelineFile, path: string): PipelineConfig {
 const STAGE_TYPE = '(i32, i32) -> i32';
 
 /** What the schema cannot see: references between keys, files on disk, and the plugins themselves. */
-async function checkMeaning(config: PipelineConfig, checkPlugins: boolean, problem: (path: Path, message: string) => void): Promise<void> {
+async function checkMeaning(config: MeaningView, checkPlugins: boolean, problem: (path: Path, message: string) => void): Promise<void> {
   if (config.input.kind === 'stream' && config.nats === undefined) problem(['input', 'stream'], 'a stream input needs a NATS connection (nats:)');
   const seen = new Set<string>();
   config.stages.forEach((s, i) => {
+    if (s === undefined) return;
     if (seen.has(s.name)) problem(['stages', i, 'name'], `another stage is already named ${s.name}`);
     seen.add(s.name);
     if (!(s.plugin in config.plugins)) problem(['stages', i, 'plugin'], `no plugin named ${s.plugin} is declared under plugins`);
@@ -211,7 +237,7 @@ async function checkMeaning(config: PipelineConfig, checkPlugins: boolean, probl
       continue;
     }
     config.stages.forEach((s, i) => {
-      if (s.plugin !== name) return;
+      if (s === undefined || s.plugin !== name) return;
       if (!plugin.hasFunction(s.function)) {
         problem(['stages', i, 'function'], `plugin ${name} exports no function ${s.function}`);
         return;

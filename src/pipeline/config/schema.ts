@@ -33,7 +33,7 @@ const nats = z
   })
   .describe('NATS connection; without it the pipeline runs on the embedded in-process bus');
 
-const plugin = z
+export const pluginSchema = z
   .strictObject({
     path: z.string().min(1).describe('the .wasm file, relative to the config file'),
     sha256: z
@@ -78,7 +78,7 @@ const input = z
   })
   .describe('where messages come from: exactly one of subject, stream + consumer, or stdin');
 
-const stage = z
+export const stageSchema = z
   .strictObject({
     name: z.string().min(1).describe('the stage\'s name, unique in the pipeline'),
     plugin: z.string().min(1).describe('a key of `plugins`'),
@@ -106,9 +106,9 @@ export const pipelineFileSchema = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only').describe('the pipeline\'s name'),
     nats: nats.optional(),
-    plugins: z.record(z.string(), plugin).refine((p) => Object.keys(p).length > 0, 'declare at least one plugin').describe('plugins by name'),
+    plugins: z.record(z.string(), pluginSchema).refine((p) => Object.keys(p).length > 0, 'declare at least one plugin').describe('plugins by name'),
     input,
-    stages: z.array(stage).min(1).describe('the chain of stages, in order'),
+    stages: z.array(stageSchema).min(1).describe('the chain of stages, in order'),
     output,
     deadLetter: z
       .strictObject({ subject: subject.describe('subject failed messages are published to, with headers naming what failed') })

@@ -96,7 +96,8 @@ deadLetter:
       [10, 'deadLetter.subject', expect.stringMatching(/not a valid NATS subject to publish to/)],
     ]);
     const stream = await problems(valid.replace('input: { subject: in.> }', 'input: { stream: S }'));
-    expect(stream.map((x) => x.message)).toEqual(['a stream input needs a consumer']);
+    // the schema's problem, and the one found across keys in the same run
+    expect(stream.map((x) => x.message)).toEqual(['a stream input needs a consumer', 'a stream input needs a NATS connection (nats:)']);
     const noNats = await problems(valid.replace('input: { subject: in.> }', 'input: { stream: S, consumer: c }'));
     expect(noNats.map((x) => [x.path, x.message])).toEqual([['input.stream', 'a stream input needs a NATS connection (nats:)']]);
     const queued = await problems(valid.replace('input: { subject: in.> }', 'input: { stdin: true, queue: q }'));
@@ -126,6 +127,28 @@ output: { subject: out }
       [4, 'plugins.wat.sha256', expect.stringMatching(/sha256 is [0-9a-f]{64}, expected 0{64}/)],
       [5, 'plugins.c.path', 'unsatisfied import plugin.call_me: pipelines provide no host callbacks'],
       [6, 'plugins.gone.path', 'no such file: /nonexistent/x.wasm'],
+    ]);
+  });
+
+  it('reports schema problems and the problems across keys and files in one run', async () => {
+    const p = await problems(`name: bad name
+plugins:
+  text: { path: ${textPlugin} }
+  gone: { path: /nonexistent/y.wasm }
+input: { subject: in }
+stages:
+  - { name: a, plugin: text, function: nope }
+  - { name: b, plugin: text, function: upper, pool: 0 }
+  - { name: a, plugin: ghost, function: upper }
+output: { subject: out }
+`);
+    expect(p.map((x) => [x.line, x.path, x.message])).toEqual([
+      [1, 'name', 'letters, digits, - and _ only'],
+      [8, 'stages[1].pool', expect.stringMatching(/Too small|Invalid input/)],
+      [9, 'stages[2].name', 'another stage is already named a'],
+      [9, 'stages[2].plugin', 'no plugin named ghost is declared under plugins'],
+      [7, 'stages[0].function', 'plugin text exports no function nope'],
+      [4, 'plugins.gone.path', 'no such file: /nonexistent/y.wasm'],
     ]);
   });
 
