@@ -48,13 +48,15 @@ interface Row {
   ofBareRelay: number;
 }
 
-async function pipelineFor(transport: Transport, input: string, output: string, native: boolean): Promise<Pipeline> {
+async function pipelineFor(transport: Transport, input: string, output: string, native: boolean, stageCount = 1): Promise<Pipeline> {
   const dir = await mkdtemp(join(tmpdir(), 'wasp-bench-'));
   const file = join(dir, 'bench.yaml');
   const nats = transport instanceof NatsTransport ? `nats: { servers: "${NATS_URL}" }\n` : '';
-  await writeFile(file, `name: bench\n${nats}plugins: { text: { path: ${plugin} } }\ninput: ${input}\nstages: [{ name: identity, plugin: text, function: identity }]\noutput: ${output}\n`);
+  const names = Array.from({ length: stageCount }, (_, i) => (i === 0 ? 'identity' : `identity${i}`));
+  const stages = names.map((name) => `{ name: ${name}, plugin: text, function: identity }`).join(', ');
+  await writeFile(file, `name: bench\n${nats}plugins: { text: { path: ${plugin} } }\ninput: ${input}\nstages: [${stages}]\noutput: ${output}\n`);
   const config = await loadPipelineConfig(file);
-  const pipeline = await Pipeline.create(config, { transport, logger: silent, native: native ? { identity } : undefined });
+  const pipeline = await Pipeline.create(config, { transport, logger: silent, native: native ? Object.fromEntries(names.map((n) => [n, identity])) : undefined });
   await pipeline.start();
   return pipeline;
 }
@@ -85,6 +87,54 @@ async function embedded(): Promise<Row[]> {
   };
   const [bare, wasm, js] = await bestOf([bareRelay, () => measure('Wasm stage', stage(false)), () => measure('native JS stage', stage(true))]);
   return [bare!, wasm!, js!].map((r) => row('embedded bus', r.variant, EMBEDDED_N, r.rate, bare!.rate));
+}
+
+interface MatrixRow {
+  bytes: number;
+  stages: number;
+  variant: string;
+  msgPerSec: number;
+  nsPerMessage: number;
+  nsPerMessageStage: number;
+}
+
+/**
+ * Cost per message by message size and number of stages on the embedded bus
+ * (no network in the way): it should grow linearly in both, with nothing
+ * quadratic anywhere.
+ */
+async function embeddedMatrix(): Promise<MatrixRow[]> {
+  const rows: MatrixRow[] = [];
+  for (const bytes of [64, 1024, 65536]) {
+    const data = new Uint8Array(bytes).fill(97);
+    const n = Math.max(2000, Math.min(300_000, Math.floor((64 * 1024 * 1024) / bytes)));
+    for (const stages of [1, 2, 4, 8]) {
+      for (const native of [false, true]) {
+        let best = Infinity;
+        for (let round = 0; round < ROUNDS; round++) {
+          const bus = new EmbeddedBus();
+          let received = 0;
+          bus.subscribe('m.out', () => received++);
+          const p = await pipelineFor(new EmbeddedTransport(bus), '{ subject: m.in }', '{ subject: m.out }', native, stages);
+          for (let i = 0; i < 1000; i++) bus.publish('m.in', data);
+          const start = process.hrtime.bigint();
+          for (let i = 0; i < n; i++) bus.publish('m.in', data);
+          best = Math.min(best, Number(process.hrtime.bigint() - start) / n);
+          await p.drain();
+          if (received !== n + 1000) throw new Error(`matrix: ${received} of ${n + 1000} arrived`);
+        }
+        rows.push({
+          bytes,
+          stages,
+          variant: native ? 'native JS stages' : 'Wasm stages',
+          msgPerSec: Math.round(1e9 / best),
+          nsPerMessage: Math.round(best),
+          nsPerMessageStage: Math.round(best / stages),
+        });
+      }
+    }
+  }
+  return rows;
 }
 
 /** Publishes N messages to bench.in and times until N arrive on bench.out. */
@@ -193,8 +243,9 @@ function row(transport: string, variant: string, messages: number, rate: number,
   return { transport, variant, messages, msgPerSec: Math.round(rate), ofBareRelay: Math.round((rate / bare) * 1000) / 1000 };
 }
 
-export async function runPipelineBench(): Promise<{ rows: Row[]; skipped: string[]; targets: Record<string, { target: string; value: number; met: boolean }> }> {
+export async function runPipelineBench(): Promise<{ rows: Row[]; matrix: MatrixRow[]; skipped: string[]; targets: Record<string, { target: string; value: number; met: boolean }> }> {
   const rows: Row[] = await embedded();
+  const matrix = await embeddedMatrix();
   const skipped: string[] = [];
   let nc: NatsConnection | undefined;
   try {
@@ -215,12 +266,14 @@ export async function runPipelineBench(): Promise<{ rows: Row[]; skipped: string
   if (core) targets.coreNats = { target: '>= 0.85 of the bare relay', value: core.ofBareRelay, met: core.ofBareRelay >= 0.85 };
   const jsRow = pick('JetStream', 'Wasm stage');
   if (jsRow) targets.jetStream = { target: '>= 0.80 of the bare relay with the same acks', value: jsRow.ofBareRelay, met: jsRow.ofBareRelay >= 0.8 };
-  return { rows, skipped, targets };
+  return { rows, matrix, skipped, targets };
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const result = await runPipelineBench();
   console.table(result.rows);
+  console.log('cost per message by size and stages, embedded bus (best of the rounds):');
+  console.table(result.matrix);
   for (const s of result.skipped) console.log(`skipped ${s}`);
   for (const [name, t] of Object.entries(result.targets)) console.log(`${name}: ${t.value} (target ${t.target}): ${t.met ? 'met' : 'NOT MET'}`);
   await mkdir(`${root}bench/results`, { recursive: true });

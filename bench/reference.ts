@@ -2,6 +2,7 @@
 // would write against the raw WebAssembly API for one known export, with
 // none of the engine's checks. The engine is measured against these.
 import { init, WASI } from '@wasmer/wasi';
+import { copyOut } from '../src/engine/copy-out.js';
 import { readUtf8, writeUtf8 } from '../src/engine/utf8.js';
 
 export interface Reference {
@@ -28,7 +29,7 @@ export async function reference(module: WebAssembly.Module): Promise<Reference> 
       output(ptr: number, len: number) {
         if (u8.length === 0) view();
         if (wantString) stringOut = readUtf8(buf, ptr, ptr + len);
-        else bytesOut = u8.slice(ptr, ptr + len);
+        else bytesOut = copyOut(u8, ptr, len);
       },
       error() {},
       emit: () => 0,

@@ -29,6 +29,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   const logger = stderrLogger(io.stderr, level, () => status?.clear());
   let transport: Transport;
   if (config.nats) {
+    logger.info(`connecting to ${config.nats.servers.join(', ')} (waiting until a server answers)`);
     const nats = new NatsTransport(await connectNats(config.nats, logger), logger);
     if (config.input.kind === 'stream') {
       const subjects = [config.output.kind === 'subject' ? config.output.subject : undefined, config.deadLetter?.subject];

@@ -15,6 +15,7 @@ import {
 } from './errors.js';
 import { EMIT_ACCEPTED, EMIT_BAD_POINTER, EMIT_NO_EMITTER, EMIT_REFUSED, NOT_FOUND } from './host-imports.js';
 import { LOG_LEVELS, type Logger } from './logger.js';
+import { copyOut } from './copy-out.js';
 import { outOfBounds, PluginMemory } from './memory.js';
 import type { Plugin } from './plugin.js';
 import { formatType } from './host-imports.js';
@@ -639,7 +640,7 @@ export class Instance {
       this.#record(outOfBounds(p, n, bytes?.length ?? 0, 'wasp.output', this.#context()));
       return;
     }
-    const value = this.#mode === MODE_STRING ? memory!.readUtf8(p, p + n) : bytes.slice(p, p + n);
+    const value = this.#mode === MODE_STRING ? memory!.readUtf8(p, p + n) : copyOut(bytes, p, n);
     if (this.#count++ === 0) {
       this.#first = value;
       this.#rest = null;
@@ -665,7 +666,7 @@ export class Instance {
       if (subject !== null) this.#record(outOfBounds(dataPtr >>> 0, dataLen >>> 0, this.memoryBytes, 'wasp.emit data', this.#context()));
       return EMIT_BAD_POINTER;
     }
-    const data = memory.bytes().slice(dataPtr >>> 0, (dataPtr >>> 0) + (dataLen >>> 0));
+    const data = copyOut(memory.bytes(), dataPtr >>> 0, dataLen >>> 0);
     let accepted: boolean | void;
     try {
       accepted = this.#onEmit(subject, data);

@@ -1,4 +1,5 @@
 import { MemoryAccessError, type ErrorContext } from './errors.js';
+import { copyOut } from './copy-out.js';
 import { readUtf8, writeUtf8 } from './utf8.js';
 
 /**
@@ -55,7 +56,7 @@ export class PluginMemory {
     const end = p + (len >>> 0);
     const u8 = this.bytes();
     if (end > u8.length) throw outOfBounds(p, len >>> 0, u8.length, what, context);
-    return u8.slice(p, end);
+    return copyOut(u8, p, end - p);
   }
 
   string(ptr: number, len: number, what: string, context: ErrorContext): string {
