@@ -11,6 +11,7 @@ export {
   type RawResult,
   type ResultKind,
 } from './engine/instance.js';
+export type { PluginPool, PoolMessage, PoolOptions, PoolResult } from './engine/pool/pool.js';
 export type { CallbackFunction, CallbackSignature, CallbackType } from './engine/callbacks.js';
 export type { Logger, LogLevel } from './engine/logger.js';
 export type { WasiOptions } from './engine/wasi.js';

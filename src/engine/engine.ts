@@ -3,6 +3,7 @@ import { PluginExistsError, PluginNotFoundError } from './errors.js';
 import { Instance, type InstanceOptions } from './instance.js';
 import { completeLogger, type Logger } from './logger.js';
 import { compilePlugin, type Plugin, type PluginOptions, type PluginSource } from './plugin.js';
+import { createPool, type PluginPool, type PoolOptions } from './pool/pool.js';
 import { initWasi } from './wasi.js';
 
 export interface EngineOptions {
@@ -66,6 +67,15 @@ export class Engine {
   /** A fresh sandboxed instance: its own memory, and its own WASI world when the plugin uses WASI. */
   async getInstance(name: string, options: InstanceOptions = {}): Promise<Instance> {
     return this.getInstanceSync(name, options);
+  }
+
+  /**
+   * A pool of instances of a plugin behind one async call: inline (in this
+   * thread) or in worker threads for CPU-heavy plugins, with a per-call
+   * deadline in worker mode.
+   */
+  createPool(name: string, options: PoolOptions = {}): PluginPool {
+    return createPool(this, name, options);
   }
 
   /** getInstance without the promise, for pools that replace instances on the hot path. */

@@ -87,6 +87,11 @@ export class PluginTrapError extends WaspError {
   override name = 'PluginTrapError';
 }
 
+/** A call ran past its deadline (timeoutMs) and its worker was stopped. */
+export class PluginTimeoutError extends WaspError {
+  override name = 'PluginTimeoutError';
+}
+
 /** A host callback threw while the plugin was calling it. */
 export class CallbackError extends WaspError {
   override name = 'CallbackError';
