@@ -10,6 +10,7 @@ import type { PipelineConfig } from './config/schema.js';
 import { Flight } from './flight.js';
 import { nativeStage, type NativeStageFunction } from './stages/native-stage.js';
 import { wasmStage, type StageHost, type WasmStageSpec } from './stages/wasm-stage.js';
+import { workerStage } from './stages/worker-stage.js';
 import { PipelineStats, StageStats } from './stats.js';
 import type { Work } from './work.js';
 
@@ -99,7 +100,12 @@ export class Pipeline {
     for (const [i, spec] of config.stages.entries()) {
       const native = io.native?.[spec.name];
       const stats = this.stats.stages[i]!;
-      this.#stages.push({ spec, stage: native ? nativeStage(native, spec, stats, host) : wasmStage(this.engine, spec, stats, host) });
+      const stage = native
+        ? nativeStage(native, spec, stats, host)
+        : spec.pool.mode === 'worker'
+          ? workerStage(this.engine, spec, stats, host)
+          : wasmStage(this.engine, spec, stats, host);
+      this.#stages.push({ spec, stage });
     }
 
     this.#source = config.input.kind === 'stdin' ? lineSource(io.stdin ?? process.stdin) : await io.transport.source(config.input);

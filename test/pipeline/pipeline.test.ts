@@ -140,6 +140,31 @@ describe('pipeline on the embedded bus', () => {
     expect(p.on('text.out')).toEqual(inputs.map((s) => s.toUpperCase()));
   });
 
+  it('runs a stage in worker threads, keeping input order', async () => {
+    const p = await embeddedPipeline(
+      config(`  - { name: words, plugin: text, function: words, pool: { size: 2, mode: worker } }
+  - { name: upper, plugin: text, function: upper }`),
+    );
+    const inputs = Array.from({ length: 400 }, (_, i) => `a${i} b${i}`);
+    p.send('text.in', ...inputs);
+    await p.pipeline.drain();
+    expect(p.on('text.out')).toEqual(inputs.flatMap((s) => s.toUpperCase().split(' ')));
+    expect(p.pipeline.stats).toMatchObject({ received: 400, published: 800, acked: 400 });
+  });
+
+  it('dead-letters a message that runs past a worker stage deadline, and goes on', async () => {
+    const p = await embeddedPipeline(
+      config('  - { name: spin, plugin: text, function: spin_on_x, pool: { size: 1, mode: worker }, timeoutMs: 200 }', 'deadLetter: { subject: text.dlq }'),
+    );
+    p.send('text.in', 'one', 'xx', 'two');
+    await p.pipeline.drain();
+    expect(p.on('text.out')).toEqual(['one', 'two']);
+    const dead = p.seen.find((m) => m.subject === 'text.dlq')!;
+    expect(Buffer.from(dead.data).toString()).toBe('xx');
+    expect(dead.headers?.get(DEAD_LETTER_HEADERS.errorType)).toBe('PluginTimeoutError');
+    expect(p.pipeline.stats).toMatchObject({ received: 3, deadLettered: 1, termed: 1, acked: 2 });
+  });
+
   it('reads stdin line by line and writes stdout, ending drained at end of input', async () => {
     const file = await writeConfig(`
 name: lines

@@ -84,11 +84,18 @@ export const stageSchema = z
     plugin: z.string().min(1).describe('a key of `plugins`'),
     function: z.string().min(1).describe('exported function with Wasm type (i32, i32) -> i32: gives 0, 1 or n outputs through wasp.output'),
     pool: z
-      .union([positiveInt, z.strictObject({ size: positiveInt.describe('instances'), mode: z.literal('inline').default('inline').describe('where instances run: inline, in the pipeline\'s thread') })])
+      .union([
+        positiveInt,
+        z.strictObject({
+          size: positiveInt.describe('instances'),
+          mode: z.enum(['inline', 'worker']).default('inline').describe('where instances run: inline, in the pipeline\'s thread; worker, one instance per worker thread, for CPU-heavy stages'),
+        }),
+      ])
       .default(1)
       .describe('instances of this stage: a number, or { size, mode }'),
     emits: z.array(pattern).default([]).describe('subject patterns this stage may emit side outputs to; anything else is refused'),
-    ordered: z.boolean().default(true).describe('output order = input order'),
+    ordered: z.boolean().default(true).describe('output order = input order (worker pools may otherwise emit as calls finish)'),
+    timeoutMs: positiveInt.optional().describe('worker pools: a call running longer is stopped (its worker replaced) and the message dead-lettered'),
   })
   .describe('one step: a plugin function as an RxJS operator');
 
@@ -139,7 +146,7 @@ export interface PipelineConfig {
     | { kind: 'subject'; subject: string; queue?: string }
     | { kind: 'stream'; stream: string; consumer: string; subject?: string; maxAckPending: number; ackWaitMs: number }
     | { kind: 'stdin' };
-  stages: { name: string; plugin: string; function: string; pool: { size: number; mode: 'inline' }; emits: string[]; ordered: boolean }[];
+  stages: { name: string; plugin: string; function: string; pool: { size: number; mode: 'inline' | 'worker' }; emits: string[]; ordered: boolean; timeoutMs?: number }[];
   output: { kind: 'subject'; subject: string } | { kind: 'stdout' };
   deadLetter?: { subject: string };
 }

@@ -12,8 +12,10 @@ export interface WasmStageSpec {
   name: string;
   plugin: string;
   function: string;
-  pool: { size: number; mode: 'inline' };
+  pool: { size: number; mode: 'inline' | 'worker' };
   emits: string[];
+  ordered?: boolean;
+  timeoutMs?: number;
 }
 
 /** What a stage hands back to its pipeline: side outputs to publish, failures to dead-letter. */
