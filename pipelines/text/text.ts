@@ -5,7 +5,7 @@
 // Every export is a stage function, (ptr, len) -> status: no output drops the
 // message (a filter), several outputs flat-map it, and a non-zero status or a
 // trap fails it. The module imports nothing but `wasp` functions.
-import { OK, EMIT_OK, outputRaw, emitRaw, fail } from "../../plugins/assemblyscript/wasp";
+import { OK, EMIT_OK, outputRaw, outputString, emitRaw, fail } from "../../plugins/assemblyscript/wasp";
 
 // The host calls these to pass the message in.
 export { wasp_alloc, wasp_free } from "../../plugins/assemblyscript/wasp";
@@ -60,5 +60,17 @@ export function spin_on_x(ptr: usize, len: usize): i32 {
     while (true) {}
   }
   outputRaw(ptr, len);
+  return OK;
+}
+
+/** CPU-heavy on purpose (~20 us on the development machine): FNV-1a over the input, 2,000 rounds; outputs the hash in hex. */
+export function burn(ptr: usize, len: usize): i32 {
+  let h: u32 = 2166136261;
+  for (let round = 0; round < 2000; round++) {
+    for (let i: usize = 0; i < len; i++) {
+      h = (h ^ load<u8>(ptr + i)) * 16777619;
+    }
+  }
+  outputString(h.toString(16));
   return OK;
 }
