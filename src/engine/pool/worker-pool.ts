@@ -18,13 +18,16 @@ interface Slot {
   worker: Worker;
   progress: Int32Array;
   queue: Pending[];
-  batch: { id: number; calls: Pending[] } | null;
+  /** batches sent and not answered, oldest first: the worker runs them in order, the head is the one running */
+  batches: { id: number; calls: Pending[] }[];
   /** watchdog: the progress seen last and when it last moved */
   seen: number;
   movedAt: number;
 }
 
 const encoder = new TextEncoder();
+// Two batches in flight per worker: it starts the next while this thread handles the last one's results.
+const IN_FLIGHT = 2;
 
 /** The compiled worker entry; under the TypeScript sources (tests) it is the one in dist/. */
 function workerUrl(): URL {
@@ -70,9 +73,10 @@ export class WorkerPluginPool implements PluginPool {
   call(fn: string, data: Uint8Array | string, message?: PoolMessage): Promise<PoolResult> {
     if (this.#closed) return Promise.reject(new InstanceStateError(`plugin ${this.plugin.name}: the pool is closed`, { plugin: this.plugin.name }));
     return new Promise((resolve, reject) => {
-      const slot = this.#slots.reduce((a, b) => (b.queue.length + (b.batch ? 1 : 0) < a.queue.length + (a.batch ? 1 : 0) ? b : a));
+      const slot = this.#slots.reduce((a, b) => (b.queue.length + b.batches.length < a.queue.length + a.batches.length ? b : a));
       slot.queue.push({ fn, data: typeof data === 'string' ? encoder.encode(data) : data, message, resolve, reject });
-      if (slot.batch === null) queueMicrotask(() => this.#dispatch(slot));
+      // one dispatch per turn of the event loop gathers the calls made meanwhile into a batch
+      if (slot.queue.length === 1) queueMicrotask(() => this.#dispatch(slot));
     });
   }
 
@@ -80,7 +84,7 @@ export class WorkerPluginPool implements PluginPool {
     this.#closed = true;
     if (this.#watchdog) clearInterval(this.#watchdog);
     for (const slot of this.#slots) {
-      const stranded = [...(slot.batch?.calls ?? []), ...slot.queue];
+      const stranded = [...slot.batches.flatMap((b) => b.calls), ...slot.queue];
       for (const p of stranded) p.reject(new InstanceStateError(`plugin ${this.plugin.name}: the pool was closed`, { plugin: this.plugin.name }));
       await slot.worker.terminate();
     }
@@ -98,14 +102,14 @@ export class WorkerPluginPool implements PluginPool {
       progress,
       emits: this.options.emits ?? [],
     };
-    const slot: Slot = { worker: new Worker(workerUrl(), { workerData: setup }), progress: new Int32Array(progress), queue: [], batch: null, seen: 0, movedAt: 0 };
+    const slot: Slot = { worker: new Worker(workerUrl(), { workerData: setup }), progress: new Int32Array(progress), queue: [], batches: [], seen: 0, movedAt: 0 };
     slot.worker.on('message', (message: FromWorker) => this.#onMessage(slot, message));
     slot.worker.on('error', (error) => this.#replace(slot, -1, new PluginTrapError(`plugin ${this.plugin.name}: worker failed: ${error.message}`, { plugin: this.plugin.name, cause: error })));
     return slot;
   }
 
   #dispatch(slot: Slot): void {
-    if (slot.batch !== null || slot.queue.length === 0 || this.#closed) return;
+    if (slot.batches.length >= IN_FLIGHT || slot.queue.length === 0 || this.#closed) return;
     const calls = slot.queue.splice(0, this.#batchSize);
     const packer = new Packer();
     const requests: CallRequest[] = calls.map((p) => ({
@@ -115,11 +119,14 @@ export class WorkerPluginPool implements PluginPool {
       headers: p.message?.headers ? [...p.message.headers] : undefined,
     }));
     const buffer = packer.finish();
-    slot.batch = { id: this.#nextId++, calls };
-    slot.seen = 0;
-    slot.movedAt = performance.now();
-    Atomics.store(slot.progress, 0, 0);
-    slot.worker.postMessage({ type: 'batch', id: slot.batch.id, calls: requests, buffer } satisfies ToWorker, [buffer]);
+    const batch = { id: this.#nextId++, calls };
+    slot.batches.push(batch);
+    if (slot.batches.length === 1) {
+      slot.seen = 0;
+      slot.movedAt = performance.now();
+    }
+    slot.worker.postMessage({ type: 'batch', id: batch.id, calls: requests, buffer } satisfies ToWorker, [buffer]);
+    this.#dispatch(slot);
   }
 
   #onMessage(slot: Slot, message: FromWorker): void {
@@ -127,11 +134,13 @@ export class WorkerPluginPool implements PluginPool {
       this.#replace(slot, -1, reviveError(message.error));
       return;
     }
-    if (message.type !== 'results' || slot.batch?.id !== message.id) return;
+    if (message.type !== 'results' || slot.batches[0]?.id !== message.id) return;
     const bytes = new Uint8Array(message.buffer);
     const view = (span: Span): Uint8Array => bytes.subarray(span[0], span[0] + span[1]);
-    const calls = slot.batch.calls;
-    slot.batch = null;
+    const calls = slot.batches.shift()!.calls;
+    // the next batch starts now: its deadline clock too
+    slot.seen = 0;
+    slot.movedAt = performance.now();
     message.results.forEach((result, i) => {
       const pending = calls[i]!;
       if ('error' in result) pending.reject(reviveError(result.error));
@@ -143,13 +152,14 @@ export class WorkerPluginPool implements PluginPool {
   #checkDeadlines(): void {
     const now = performance.now();
     for (const slot of this.#slots) {
-      if (slot.batch === null) continue;
+      const running = slot.batches[0];
+      if (running === undefined) continue;
       const done = Atomics.load(slot.progress, 0);
       if (done !== slot.seen) {
         slot.seen = done;
         slot.movedAt = now;
       } else if (now - slot.movedAt > this.#timeoutMs!) {
-        const call = slot.batch.calls[done];
+        const call = running.calls[done];
         const error = new PluginTimeoutError(`plugin ${this.plugin.name}: ${call?.fn ?? 'a call'} ran past its ${this.#timeoutMs} ms deadline; its worker was stopped`, {
           plugin: this.plugin.name,
           function: call?.fn,
@@ -162,12 +172,14 @@ export class WorkerPluginPool implements PluginPool {
   /** Terminates a slot's worker: the call at `culprit` fails with `error` (all of the batch when -1), the rest run again on a fresh worker. */
   #replace(slot: Slot, culprit: number, error: WaspError): void {
     if (!this.#slots.includes(slot)) return; // replaced already
-    const calls = slot.batch?.calls ?? [];
-    slot.batch = null;
+    const [running, ...waiting] = slot.batches;
+    const calls = running?.calls ?? [];
+    slot.batches = [];
     slot.worker.removeAllListeners();
     void slot.worker.terminate();
     const again: Pending[] = [];
     calls.forEach((p, i) => (culprit === -1 || i === culprit ? p.reject(error) : again.push(p)));
+    for (const batch of waiting) again.push(...batch.calls);
     const fresh = this.#spawn();
     fresh.queue.push(...again, ...slot.queue);
     slot.queue = [];
