@@ -426,9 +426,7 @@ export class Instance {
     try {
       if (arg.length !== 0) {
         size = typeof arg === 'string' ? Buffer.byteLength(arg, 'utf8') : arg.length;
-        ptr = this.#allocateInput(size);
-        if (typeof arg === 'string') this.#memory!.writeUtf8(arg, ptr, size);
-        else this.#memory!.bytes().set(arg, ptr);
+        ptr = this.#copyIn(arg, size);
       }
       inPlugin = true;
       result = entry.fn(ptr, size);
@@ -501,14 +499,20 @@ export class Instance {
     let size = 0;
     if (arg.length !== 0) {
       size = typeof arg === 'string' ? Buffer.byteLength(arg, 'utf8') : arg.length;
-      ptr = this.#allocateInput(size);
+      ptr = this.#copyIn(arg, size);
       this.#blocks[this.#blockCount++] = ptr;
       this.#blocks[this.#blockCount++] = size;
-      if (typeof arg === 'string') this.#memory!.writeUtf8(arg, ptr, size);
-      else this.#memory!.bytes().set(arg, ptr);
     }
     slots[at] = ptr;
     slots[at + 1] = size;
+  }
+
+  /** A block from wasp_alloc holding the string (UTF-8, `size` bytes) or the bytes. */
+  #copyIn(arg: string | Uint8Array, size: number): number {
+    const ptr = this.#allocateInput(size);
+    if (typeof arg === 'string') this.#memory!.writeUtf8(arg, ptr, size);
+    else this.#memory!.bytes().set(arg, ptr);
+    return ptr;
   }
 
   #badArg(entry: Entry, index: number, arg: unknown): SignatureError {

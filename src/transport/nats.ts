@@ -62,6 +62,7 @@ export class NatsTransport implements Transport {
   readonly name = 'NATS';
   #js: JetStreamClient | undefined;
   #jsm: JetStreamManager | undefined;
+  readonly #captured = new Map<string, Promise<boolean>>();
 
   constructor(
     readonly nc: NatsConnection,
@@ -158,28 +159,10 @@ export class NatsTransport implements Transport {
       return { publish: (subject, data, h) => (h === undefined ? this.nc.publish(subject, data) : this.nc.publish(subject, data, { headers: toNatsHeaders(h) })) };
     }
     const js = this.#client();
-    const jsm = await this.#manager();
-    // Whether some stream captures a subject, asked once per subject: JetStream publish where one
-    // does (acked, deduplicated by msgID), core publish where none does.
-    const captured = new Map<string, Promise<boolean>>();
-    const capturedBy = (subject: string): Promise<boolean> => {
-      let answer = captured.get(subject);
-      if (answer === undefined) {
-        answer = jsm.streams.find(subject).then(
-          () => true,
-          () => {
-            this.logger.warn(`no stream captures ${subject}: publishing to it with core NATS (at most once)`);
-            return false;
-          },
-        );
-        captured.set(subject, answer);
-      }
-      return answer;
-    };
     return {
       publish: async (subject, data, h, msgId) => {
         const headers = toNatsHeaders(h);
-        if (!(await capturedBy(subject))) {
+        if (!(await this.#capturedByStream(subject))) {
           this.nc.publish(subject, data, { headers });
           return;
         }
@@ -192,18 +175,32 @@ export class NatsTransport implements Transport {
     };
   }
 
-  /** Tells at start-up which of these subjects no stream captures. */
+  /** Tells at start-up which of these subjects no stream captures (each is also warned about once). */
   async checkCaptured(subjects: string[]): Promise<string[]> {
-    const jsm = await this.#manager();
-    const missing: string[] = [];
-    for (const subject of subjects) {
-      try {
-        await jsm.streams.find(subject);
-      } catch {
-        missing.push(subject);
-      }
+    const captured = await Promise.all(subjects.map((s) => this.#capturedByStream(s)));
+    return subjects.filter((_, i) => !captured[i]);
+  }
+
+  /**
+   * Whether some stream captures a subject, asked of the server once per subject and shared by the
+   * start-up check and the publisher: JetStream publish where one does (acked, deduplicated by
+   * msgID), core publish where none does.
+   */
+  #capturedByStream(subject: string): Promise<boolean> {
+    let answer = this.#captured.get(subject);
+    if (answer === undefined) {
+      answer = this.#manager().then((jsm) =>
+        jsm.streams.find(subject).then(
+          () => true,
+          () => {
+            this.logger.warn(`no stream captures ${subject}: publishing to it with core NATS (at most once)`);
+            return false;
+          },
+        ),
+      );
+      this.#captured.set(subject, answer);
     }
-    return missing;
+    return answer;
   }
 
   #client(): JetStreamClient {

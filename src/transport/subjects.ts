@@ -12,6 +12,11 @@ export function isValidSubject(subject: string, wildcards: boolean): boolean {
   });
 }
 
+/** Does a concrete subject match any of the patterns (a stage's `emits` allow-list, say)? */
+export function matchesAny(patterns: readonly string[], subject: string): boolean {
+  return patterns.some((pattern) => subjectMatches(pattern, subject));
+}
+
 /** Does a concrete subject match a pattern? */
 export function subjectMatches(pattern: string, subject: string): boolean {
   if (pattern === subject) return true;

@@ -1,6 +1,6 @@
 import type { Engine } from '../engine.js';
 import type { Instance } from '../instance.js';
-import { subjectMatches } from '../../transport/subjects.js';
+import { matchesAny } from '../../transport/subjects.js';
 import { WorkerPluginPool } from './worker-pool.js';
 
 /** The message a pooled call handles, readable by the plugin through wasp.subject / wasp.header. */
@@ -59,7 +59,7 @@ class InlinePluginPool implements PluginPool {
     emits: readonly string[],
   ) {
     this.#onEmit = (subject, data) => {
-      if (!emits.some((p) => subjectMatches(p, subject))) return false;
+      if (!matchesAny(emits, subject)) return false;
       this.#emitted.push({ subject, data });
       return true;
     };

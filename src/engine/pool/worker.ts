@@ -5,7 +5,7 @@ import { completeLogger } from '../logger.js';
 import { Instance } from '../instance.js';
 import { Plugin } from '../plugin.js';
 import { initWasi } from '../wasi.js';
-import { subjectMatches } from '../../transport/subjects.js';
+import { matchesAny } from '../../transport/subjects.js';
 import { Packer, serializeError, type CallResult, type FromWorker, type Span, type ToWorker, type WorkerSetup } from './protocol.js';
 
 const setup = workerData as WorkerSetup;
@@ -20,7 +20,7 @@ const make = (): Instance =>
   new Instance(plugin, completeLogger(), {
     // Side outputs travel back with the call's result; the allow-list is checked here, where the plugin waits for the answer.
     onEmit: (subject, data) => {
-      if (!setup.emits.some((p) => subjectMatches(p, subject))) return false;
+      if (!matchesAny(setup.emits, subject)) return false;
       emits.push([subject, packer.add(data)]);
       return true;
     },

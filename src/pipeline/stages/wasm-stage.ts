@@ -1,7 +1,7 @@
 import type { OperatorFunction } from 'rxjs';
 import type { Engine } from '../../engine/engine.js';
 import { WaspError } from '../../engine/errors.js';
-import { subjectMatches } from '../../transport/subjects.js';
+import { matchesAny } from '../../transport/subjects.js';
 import { operate } from '../operate.js';
 import { emitOutputs } from './outputs.js';
 import { InlinePool } from '../pool.js';
@@ -32,7 +32,7 @@ export interface StageHost {
 export function wasmStage(engine: Engine, spec: WasmStageSpec, stats: StageStats, host: StageHost): { operator: OperatorFunction<Work, Work>; close(): void } {
   let current: Work | null = null;
   const onEmit = (subject: string, data: Uint8Array): boolean => {
-    if (current === null || !spec.emits.some((pattern) => subjectMatches(pattern, subject))) {
+    if (current === null || !matchesAny(spec.emits, subject)) {
       stats.refusedEmits++;
       return false;
     }
