@@ -33,6 +33,10 @@ export class Headers implements MessageHeaders {
     return this.#map.entries();
   }
 
+  [Symbol.iterator](): IterableIterator<[string, string[]]> {
+    return this.#map.entries();
+  }
+
   get size(): number {
     return this.#map.size;
   }

@@ -1,6 +1,6 @@
 // Pools behind one async call: inline and in worker threads, with batches and deadlines.
 import { describe, expect, it } from 'vitest';
-import { Engine, InstanceStateError, PluginCallError, PluginTimeoutError, PluginTrapError } from '../../src/index.js';
+import { CallbackError, Engine, InstanceStateError, PluginCallError, PluginTimeoutError, PluginTrapError } from '../../src/index.js';
 import { textPlugin } from '../helpers/pipelines.js';
 import { kits, wat } from '../helpers/plugins.js';
 
@@ -84,11 +84,98 @@ describe('worker pool deadlines', () => {
     expect(text((await p.call('run', 'again')).outputs[0]!)).toBe('again');
     await p.close();
   });
+});
 
-  it('refuses plugins that need host callbacks (not offered to workers yet)', async () => {
+// run(input) outputs whatever the host's lookup callback gives for the input
+const lookupPlugin = () =>
+  wat(`(module
+    (import "wasp" "output" (func $output (param i32 i32)))
+    (import "host" "lookup" (func $lookup (param i32 i32) (result i64)))
+    (memory (export "memory") 1)
+    (global $next (mut i32) (i32.const 1024))
+    (func (export "wasp_alloc") (param $n i32) (result i32) (local $p i32)
+      (local.set $p (global.get $next)) (global.set $next (i32.add (local.get $p) (local.get $n)))
+      (if (i32.gt_u (global.get $next) (i32.const 60000)) (then (global.set $next (i32.const 1024))))
+      (local.get $p))
+    (func (export "wasp_free") (param i32 i32))
+    (func (export "run") (param $p i32) (param $n i32) (result i32) (local $r i64)
+      (local.set $r (call $lookup (local.get $p) (local.get $n)))
+      (call $output (i32.wrap_i64 (i64.shr_u (local.get $r) (i64.const 32))) (i32.wrap_i64 (local.get $r)))
+      (i32.const 0)))`);
+
+describe('host callbacks in pools', () => {
+  async function poolWith(lookup: (key: string) => unknown, options = {}) {
     const engine = new Engine();
-    engine.addCallback('plugin', 'call_me', (s: string) => s, { params: ['string'], result: 'string' });
-    await engine.registerPlugin('c', kits[1].path);
-    expect(() => engine.createPool('c', { mode: 'worker' })).toThrow(/host callbacks are not available to worker pools/);
+    engine.addCallback('host', 'lookup', lookup, { params: ['string'], result: 'string' });
+    await engine.registerPlugin('lookup', await lookupPlugin());
+    return engine.createPool('lookup', { size: 2, mode: 'worker', ...options });
+  }
+
+  it('awaits async callbacks for plugins in workers, each call getting its own answer', async () => {
+    const p = await poolWith(async (key: string) => {
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 5));
+      return `value of ${key}`;
+    });
+    const keys = Array.from({ length: 60 }, (_, i) => `k${i}`);
+    const results = await Promise.all(keys.map((k) => p.call('run', k)));
+    expect(results.map((r) => text(r.outputs[0]!))).toEqual(keys.map((k) => `value of ${k}`));
+    await p.close();
+  });
+
+  it('runs synchronous callbacks the same way', async () => {
+    const p = await poolWith((key: string) => key.toUpperCase());
+    expect(text((await p.call('run', 'quiet')).outputs[0]!)).toBe('QUIET');
+    await p.close();
+  });
+
+  it('fails a call whose callback rejects or answers the wrong type with CallbackError, and goes on', async () => {
+    const p = await poolWith(async (key: string) => {
+      if (key === 'bad') throw new Error('no such key');
+      if (key === 'number') return 42;
+      return key;
+    });
+    const [bad, wrong, fine] = await Promise.allSettled([p.call('run', 'bad'), p.call('run', 'number'), p.call('run', 'fine')]);
+    expect(bad).toMatchObject({ status: 'rejected', reason: expect.any(CallbackError) });
+    expect((bad as PromiseRejectedResult).reason).toMatchObject({ callback: 'host.lookup', function: 'run', message: expect.stringContaining('no such key') });
+    expect((wrong as PromiseRejectedResult).reason).toMatchObject({ name: 'CallbackError', message: expect.stringContaining('expected a string') });
+    expect(fine).toMatchObject({ status: 'fulfilled' });
+    await p.close();
+  });
+
+  it('counts the time a callback takes against the deadline', async () => {
+    const p = await poolWith((key: string) => (key === 'hang' ? new Promise(() => {}) : key), { size: 1, timeoutMs: 150 });
+    const [hung, after] = await Promise.allSettled([p.call('run', 'hang'), p.call('run', 'after')]);
+    expect((hung as PromiseRejectedResult).reason).toBeInstanceOf(PluginTimeoutError);
+    expect(after).toMatchObject({ status: 'fulfilled' });
+    expect(text((after as PromiseFulfilledResult<{ outputs: Uint8Array[] }>).value.outputs[0]!)).toBe('after');
+    await p.close();
+  });
+
+  it('refuses async callbacks inline, where the plugin cannot wait', async () => {
+    const p = await poolWith(async (key: string) => key, { mode: 'inline' });
+    await expect(p.call('run', 'x')).rejects.toThrow(/must be synchronous/);
+    await p.close();
+  });
+});
+
+describe('worker pool transfer', () => {
+  it('moves payloads bigger than its rings, both ways, and many of every size in between', async () => {
+    const engine = new Engine();
+    await engine.registerPlugin('text', textPlugin, { maxOutputBytes: 8 << 20 });
+    const p = engine.createPool('text', { size: 2, mode: 'worker' });
+    const big = new Uint8Array(3 << 20).map((_, i) => 97 + (i % 26));
+    const [out] = (await p.call('upper', big)).outputs;
+    expect(out!.length).toBe(big.length);
+    expect(out![0]).toBe(65);
+    expect(out![big.length - 1]).toBe(65 + ((big.length - 1) % 26));
+    // sizes that wrap the rings many times over, with pad records at the ends
+    const sizes = Array.from({ length: 3000 }, (_, i) => (i * 7919) % 70_000);
+    const inputs = sizes.map((n, i) => new Uint8Array(n).fill(97 + (i % 26)));
+    const results = await Promise.all(inputs.map((input) => p.call('identity', input)));
+    results.forEach((r, i) => {
+      expect(r.outputs.length).toBe(1);
+      expect(Buffer.compare(r.outputs[0]!, inputs[i]!)).toBe(0);
+    });
+    await p.close();
   });
 });

@@ -1,13 +1,19 @@
 import type { Engine } from '../engine.js';
-import type { Instance } from '../instance.js';
+import { WaspError } from '../errors.js';
+import type { Instance, MessageHeaders } from '../instance.js';
 import { matchesAny } from '../../transport/subjects.js';
+import type { PoolHeaders } from './wire.js';
 import { WorkerPluginPool } from './worker-pool.js';
 
 /** The message a pooled call handles, readable by the plugin through wasp.subject / wasp.header. */
 export interface PoolMessage {
   subject: string;
-  headers?: Iterable<[string, string]>;
+  /** a header may carry one value or several; the plugin reads the first */
+  headers?: PoolHeaders;
 }
+
+/** How submit hands back a call's outcome: the caller's ticket and a result or a typed error. */
+export type PoolDone<T> = (ticket: T, result: PoolResult | undefined, error: WaspError | undefined) => void;
 
 export interface PoolResult {
   outputs: Uint8Array[];
@@ -24,8 +30,6 @@ export interface PoolOptions {
   timeoutMs?: number;
   /** subject patterns side outputs may go to; anything else is refused (the plugin gets -2) */
   emits?: string[];
-  /** worker mode: most calls sent to a worker in one message (default 64) */
-  batchSize?: number;
 }
 
 /**
@@ -36,6 +40,12 @@ export interface PluginPool {
   readonly mode: 'inline' | 'worker';
   readonly size: number;
   call(fn: string, data: Uint8Array | string, message?: PoolMessage): Promise<PoolResult>;
+  /**
+   * call without a promise per call, for callers that handle many (a
+   * pipeline stage): `done` gets `ticket` back with the outcome, at once
+   * inline or when the worker answers.
+   */
+  submit<T>(fn: string, data: Uint8Array | string, message: PoolMessage | undefined, ticket: T, done: PoolDone<T>): void;
   close(): Promise<void>;
 }
 
@@ -67,10 +77,25 @@ class InlinePluginPool implements PluginPool {
   }
 
   async call(fn: string, data: Uint8Array | string, message?: PoolMessage): Promise<PoolResult> {
+    return this.#call(fn, data, message);
+  }
+
+  submit<T>(fn: string, data: Uint8Array | string, message: PoolMessage | undefined, ticket: T, done: PoolDone<T>): void {
+    let result: PoolResult;
+    try {
+      result = this.#call(fn, data, message);
+    } catch (error) {
+      done(ticket, undefined, error instanceof WaspError ? error : new WaspError(String(error), { cause: error }));
+      return;
+    }
+    done(ticket, result, undefined);
+  }
+
+  #call(fn: string, data: Uint8Array | string, message?: PoolMessage): PoolResult {
     const i = this.#next;
     this.#next = (i + 1) % this.#instances.length;
     const instance = this.#instances[i]!;
-    instance.setMessage(message?.subject ?? null, message?.headers ? new Map(message.headers) : undefined);
+    instance.setMessage(message?.subject ?? null, message?.headers ? firstValues(message.headers) : undefined);
     this.#emitted = [];
     try {
       const outputs = instance.callOutputs(fn, data);
@@ -86,4 +111,10 @@ class InlinePluginPool implements PluginPool {
   async close(): Promise<void> {
     for (const instance of this.#instances) instance.remove();
   }
+}
+
+function firstValues(headers: PoolHeaders): MessageHeaders {
+  const map = new Map<string, string>();
+  for (const [name, value] of headers) map.set(name, typeof value === 'string' ? value : (value[0] ?? ''));
+  return map;
 }

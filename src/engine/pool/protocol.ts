@@ -1,8 +1,11 @@
-// What crosses between the pool and its worker threads: batches of calls one
-// way, batches of results the other, one postMessage each.
+// What a worker thread of a pool is started with, and how typed errors
+// cross the thread boundary.
+import type { MessagePort } from 'node:worker_threads';
 import * as errors from '../errors.js';
-import type { FuncType, ExportInfo, ImportInfo } from '../wasm-binary.js';
+import type { ExportInfo, ImportInfo } from '../wasm-binary.js';
 import type { PluginOptions } from '../plugin.js';
+import type { RingBuffers } from './ring.js';
+import type { CallbackSpec } from './remote-callbacks.js';
 
 export interface WorkerSetup {
   name: string;
@@ -11,22 +14,20 @@ export interface WorkerSetup {
   exports: readonly ExportInfo[];
   imports: readonly ImportInfo[];
   options: PluginOptions;
-  /** [index into the progress array] where this worker reports the call it is in */
-  progress: SharedArrayBuffer;
   emits: readonly string[];
+  /** calls in, results out */
+  calls: RingBuffers;
+  results: RingBuffers;
+  /** payloads too big for a ring record, both ways */
+  bulk: MessagePort;
+  callbacks: readonly CallbackSpec[];
+  /** callback requests out, answers in; `answered` counts answers so the worker can block on it */
+  callbackPort: MessagePort;
+  answered: SharedArrayBuffer;
 }
 
-/** A byte range in the batch's one buffer. */
-export type Span = [offset: number, length: number];
-
-export interface CallRequest {
-  fn: string;
-  data: Span;
-  subject?: string;
-  headers?: [string, string][];
-}
-
-export type CallResult = { outputs: Span[]; emits: [string, Span][] } | { error: SerializedError; emits: [string, Span][] };
+/** Worker to pool, outside the rings: start-up failed. */
+export type FromWorker = { type: 'failed'; error: SerializedError };
 
 export interface SerializedError {
   name: string;
@@ -35,40 +36,14 @@ export interface SerializedError {
   function?: string;
   status?: number;
   pluginMessage?: string | null;
-}
-
-// Every payload of a batch travels in one transferred ArrayBuffer: one copy in, one out, no per-message clone.
-export type ToWorker = { type: 'batch'; id: number; calls: CallRequest[]; buffer: ArrayBuffer };
-export type FromWorker =
-  | { type: 'results'; id: number; results: CallResult[]; buffer: ArrayBuffer }
-  | { type: 'ready' }
-  | { type: 'failed'; error: SerializedError };
-
-/** Packs byte arrays into one buffer and records where each went. */
-export class Packer {
-  #parts: Uint8Array[] = [];
-  #size = 0;
-  add(bytes: Uint8Array): Span {
-    const span: Span = [this.#size, bytes.length];
-    this.#parts.push(bytes);
-    this.#size += bytes.length;
-    return span;
-  }
-  finish(): ArrayBuffer {
-    const out = new Uint8Array(this.#size);
-    let at = 0;
-    for (const part of this.#parts) {
-      out.set(part, at);
-      at += part.length;
-    }
-    return out.buffer;
-  }
+  callback?: string;
 }
 
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof errors.PluginCallError) {
     return { name: error.name, message: error.message, plugin: error.plugin, function: error.function, status: error.status, pluginMessage: error.pluginMessage };
   }
+  if (error instanceof errors.CallbackError) return { name: error.name, message: error.message, plugin: error.plugin, function: error.function, callback: error.callback };
   if (error instanceof errors.WaspError) return { name: error.name, message: error.message, plugin: error.plugin, function: error.function };
   return { name: 'Error', message: error instanceof Error ? error.message : String(error) };
 }
@@ -93,9 +68,13 @@ export function reviveError(e: SerializedError): errors.WaspError {
     const error = new errors.PluginCallError(e.status ?? 1, e.pluginMessage ?? null, context);
     return error;
   }
+  if (e.name === 'CallbackError') {
+    const error = new errors.CallbackError(e.callback ?? 'unknown', context);
+    error.message = e.message;
+    return error;
+  }
   const Class = SIMPLE_ERRORS[e.name];
   if (Class !== undefined) return new Class(e.message, context);
   return new errors.WaspError(e.message, context);
 }
 
-export type { FuncType };

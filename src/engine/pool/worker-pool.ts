@@ -1,33 +1,59 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import { InstanceStateError, PluginTimeoutError, PluginTrapError, type WaspError } from '../errors.js';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { FunctionNotFoundError, InstanceStateError, PluginTimeoutError, PluginTrapError, type WaspError } from '../errors.js';
 import type { Plugin } from '../plugin.js';
-import type { PluginPool, PoolMessage, PoolOptions, PoolResult } from './pool.js';
-import { Packer, reviveError, type CallRequest, type FromWorker, type Span, type ToWorker, type WorkerSetup } from './protocol.js';
+import { type PluginPool, type PoolDone, type PoolMessage, type PoolOptions, type PoolResult } from './pool.js';
+import { reviveError, type FromWorker, type WorkerSetup } from './protocol.js';
+import { serveCallbacks } from './remote-callbacks.js';
+import { createRing, RingReader, RingWriter } from './ring.js';
+import { readResult, writeCall, type PoolHeaders } from './wire.js';
 
 interface Pending {
-  fn: string;
+  fn: number;
   data: Uint8Array;
-  message: PoolMessage | undefined;
-  resolve(result: PoolResult): void;
-  reject(error: WaspError): void;
+  subject: string | undefined;
+  headers: PoolHeaders | undefined;
+  ticket: unknown;
+  done: PoolDone<unknown>;
 }
 
-interface Slot {
-  worker: Worker;
-  progress: Int32Array;
-  queue: Pending[];
-  /** batches sent and not answered, oldest first: the worker runs them in order, the head is the one running */
-  batches: { id: number; calls: Pending[] }[];
-  /** watchdog: the progress seen last and when it last moved */
-  seen: number;
-  movedAt: number;
+class Slot {
+  /** written to the worker's ring and not answered yet, oldest first from `head` */
+  sent: Pending[] = [];
+  head = 0;
+  /** waiting for room in the ring */
+  unsent: Pending[] = [];
+  pumping = false;
+  waiting = false;
+  dead = false;
+  /** watchdog: the results head seen last, and when it last moved */
+  seen = 0;
+  movedAt = 0;
+  readonly wake: () => void;
+
+  constructor(
+    readonly worker: Worker,
+    readonly calls: RingWriter,
+    readonly results: RingReader,
+    readonly bulk: MessagePort,
+    readonly callbackPort: MessagePort,
+    pump: (slot: Slot) => void,
+  ) {
+    this.wake = () => pump(this);
+  }
+
+  get outstanding(): number {
+    return this.sent.length - this.head;
+  }
+
+  get load(): number {
+    return this.sent.length - this.head + this.unsent.length;
+  }
 }
 
 const encoder = new TextEncoder();
-// Two batches in flight per worker: it starts the next while this thread handles the last one's results.
-const IN_FLIGHT = 2;
+const RING_BYTES = 1 << 20;
 
 /** The compiled worker entry; under the TypeScript sources (tests) it is the one in dist/. */
 function workerUrl(): URL {
@@ -37,31 +63,30 @@ function workerUrl(): URL {
 }
 
 /**
- * Instances in worker threads, so a CPU-heavy plugin uses several cores. Calls
- * queue per worker and cross in batches (one postMessage and one transferred
- * buffer each way per batch). A call past timeoutMs gets its worker
- * terminated and replaced; the other calls of its batch run again on the new
- * worker, which is safe because a worker's side outputs only reach the caller
- * with its results.
+ * Instances in worker threads, so a CPU-heavy plugin uses several cores.
+ * Calls and results cross in SharedArrayBuffer rings, one pair per worker:
+ * no postMessage per call, and one wake-up of this thread serves every result
+ * that is ready. A call past timeoutMs gets its worker terminated and
+ * replaced; the calls queued behind it run on the new worker (nothing of
+ * theirs has been seen: side outputs travel with results). Host callbacks run
+ * on this thread and may be async.
  */
 export class WorkerPluginPool implements PluginPool {
   readonly mode = 'worker';
   readonly #slots: Slot[] = [];
-  readonly #batchSize: number;
+  readonly #functions: Map<string, number>;
   readonly #timeoutMs: number | undefined;
   readonly #watchdog: NodeJS.Timeout | undefined;
-  #nextId = 1;
+  readonly #pump = (slot: Slot): void => this.#pumpSlot(slot);
   #closed = false;
+  #broken: WaspError | undefined;
 
   constructor(
     readonly plugin: Plugin,
     readonly size: number,
     readonly options: PoolOptions,
   ) {
-    if (plugin.callbacks.length > 0) {
-      throw new InstanceStateError(`plugin ${plugin.name}: host callbacks are not available to worker pools yet`, { plugin: plugin.name });
-    }
-    this.#batchSize = options.batchSize ?? 64;
+    this.#functions = new Map(plugin.exports.map((e, i) => [e.name, i]));
     this.#timeoutMs = options.timeoutMs;
     for (let i = 0; i < size; i++) this.#slots.push(this.#spawn());
     if (this.#timeoutMs !== undefined) {
@@ -71,27 +96,38 @@ export class WorkerPluginPool implements PluginPool {
   }
 
   call(fn: string, data: Uint8Array | string, message?: PoolMessage): Promise<PoolResult> {
-    if (this.#closed) return Promise.reject(new InstanceStateError(`plugin ${this.plugin.name}: the pool is closed`, { plugin: this.plugin.name }));
-    return new Promise((resolve, reject) => {
-      const slot = this.#slots.reduce((a, b) => (b.queue.length + b.batches.length < a.queue.length + a.batches.length ? b : a));
-      slot.queue.push({ fn, data: typeof data === 'string' ? encoder.encode(data) : data, message, resolve, reject });
-      // one dispatch per turn of the event loop gathers the calls made meanwhile into a batch
-      if (slot.queue.length === 1) queueMicrotask(() => this.#dispatch(slot));
-    });
+    return new Promise((resolve, reject) => this.submit(fn, data, message, undefined, (_, result, error) => (error ? reject(error) : resolve(result!))));
+  }
+
+  submit<T>(fn: string, data: Uint8Array | string, message: PoolMessage | undefined, ticket: T, done: PoolDone<T>): void {
+    const failure = this.#closed
+      ? new InstanceStateError(`plugin ${this.plugin.name}: the pool is closed`, { plugin: this.plugin.name })
+      : this.#broken;
+    if (failure !== undefined) return done(ticket, undefined, failure);
+    const index = this.#functions.get(fn);
+    if (index === undefined) {
+      return done(ticket, undefined, new FunctionNotFoundError(`plugin ${this.plugin.name} exports no function ${fn}`, { plugin: this.plugin.name, function: fn }));
+    }
+    const bytes = typeof data === 'string' ? encoder.encode(data) : data;
+    const pending: Pending = { fn: index, data: bytes, subject: message?.subject, headers: message?.headers, ticket, done: done as PoolDone<unknown> };
+    let slot = this.#slots[0]!;
+    for (let i = 1; i < this.#slots.length; i++) if (this.#slots[i]!.load < slot.load) slot = this.#slots[i]!;
+    this.#send(slot, pending);
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#watchdog) clearInterval(this.#watchdog);
-    for (const slot of this.#slots) {
-      const stranded = [...slot.batches.flatMap((b) => b.calls), ...slot.queue];
-      for (const p of stranded) p.reject(new InstanceStateError(`plugin ${this.plugin.name}: the pool was closed`, { plugin: this.plugin.name }));
-      await slot.worker.terminate();
-    }
+    const error = new InstanceStateError(`plugin ${this.plugin.name}: the pool was closed`, { plugin: this.plugin.name });
+    await Promise.all(this.#slots.map((slot) => this.#retire(slot, (p) => settle(p, undefined, error))));
   }
 
   #spawn(): Slot {
-    const progress = new SharedArrayBuffer(4);
+    const calls = createRing(RING_BYTES);
+    const results = createRing(RING_BYTES);
+    const bulk = new MessageChannel();
+    const callbackChannel = new MessageChannel();
+    const answered = new SharedArrayBuffer(4);
     const setup: WorkerSetup = {
       name: this.plugin.name,
       module: this.plugin.module,
@@ -99,91 +135,162 @@ export class WorkerPluginPool implements PluginPool {
       exports: this.plugin.exports,
       imports: this.plugin.imports,
       options: { maxOutputBytes: this.plugin.maxOutputBytes, wasi: this.plugin.options.wasi },
-      progress,
       emits: this.options.emits ?? [],
+      calls,
+      results,
+      bulk: bulk.port2,
+      callbacks: this.plugin.callbacks.map(({ namespace, name, signature }) => ({ namespace, name, signature })),
+      callbackPort: callbackChannel.port2,
+      answered,
     };
-    const slot: Slot = { worker: new Worker(workerUrl(), { workerData: setup }), progress: new Int32Array(progress), queue: [], batches: [], seen: 0, movedAt: 0 };
-    slot.worker.on('message', (message: FromWorker) => this.#onMessage(slot, message));
-    slot.worker.on('error', (error) => this.#replace(slot, -1, new PluginTrapError(`plugin ${this.plugin.name}: worker failed: ${error.message}`, { plugin: this.plugin.name, cause: error })));
+    const worker = new Worker(workerUrl(), { workerData: setup, transferList: [bulk.port2, callbackChannel.port2] });
+    serveCallbacks(this.plugin.callbacks, callbackChannel.port1, answered);
+    const slot = new Slot(worker, new RingWriter(calls), new RingReader(results), bulk.port1, callbackChannel.port1, this.#pump);
+    worker.on('message', (message: FromWorker) => {
+      if (message.type === 'failed') this.#fail(slot, reviveError(message.error));
+    });
+    const crashed = (cause: unknown): void => {
+      const detail = cause instanceof Error ? cause.message : `exit code ${String(cause)}`;
+      this.#replace(slot, new PluginTrapError(`plugin ${this.plugin.name}: its worker failed: ${detail}`, { plugin: this.plugin.name, cause }));
+    };
+    worker.on('error', crashed);
+    worker.on('exit', crashed);
     return slot;
   }
 
-  #dispatch(slot: Slot): void {
-    if (slot.batches.length >= IN_FLIGHT || slot.queue.length === 0 || this.#closed) return;
-    const calls = slot.queue.splice(0, this.#batchSize);
-    const packer = new Packer();
-    const requests: CallRequest[] = calls.map((p) => ({
-      fn: p.fn,
-      data: packer.add(p.data),
-      subject: p.message?.subject,
-      headers: p.message?.headers ? [...p.message.headers] : undefined,
-    }));
-    const buffer = packer.finish();
-    const batch = { id: this.#nextId++, calls };
-    slot.batches.push(batch);
-    if (slot.batches.length === 1) {
-      slot.seen = 0;
+  #send(slot: Slot, pending: Pending): void {
+    if (slot.outstanding === 0) {
+      slot.seen = slot.results.produced();
       slot.movedAt = performance.now();
     }
-    slot.worker.postMessage({ type: 'batch', id: batch.id, calls: requests, buffer } satisfies ToWorker, [buffer]);
-    this.#dispatch(slot);
+    if (slot.unsent.length === 0 && writeCall(slot.calls, slot.bulk, pending.fn, pending.data, pending.subject, pending.headers)) slot.sent.push(pending);
+    else slot.unsent.push(pending);
+    if (!slot.waiting && !slot.pumping) this.#pumpSlot(slot);
   }
 
-  #onMessage(slot: Slot, message: FromWorker): void {
-    if (message.type === 'failed') {
-      this.#replace(slot, -1, reviveError(message.error));
-      return;
+  /** Hands out every result that is ready, refills the ring, and waits for more while calls are out. */
+  #pumpSlot(slot: Slot): void {
+    if (slot.dead) return;
+    slot.waiting = false;
+    slot.pumping = true;
+    slot.results.awake();
+    try {
+      for (;;) {
+        // refill first: the worker goes on with new calls while this thread hands out results
+        this.#refill(slot);
+        this.#drain(slot);
+        this.#refill(slot);
+        if (slot.outstanding === 0) return;
+        const wait = slot.results.waitAsync();
+        if (wait !== false) {
+          slot.waiting = true;
+          void wait.then(slot.wake);
+          return;
+        }
+      }
+    } finally {
+      slot.pumping = false;
     }
-    if (message.type !== 'results' || slot.batches[0]?.id !== message.id) return;
-    const bytes = new Uint8Array(message.buffer);
-    const view = (span: Span): Uint8Array => bytes.subarray(span[0], span[0] + span[1]);
-    const calls = slot.batches.shift()!.calls;
-    // the next batch starts now: its deadline clock too
-    slot.seen = 0;
-    slot.movedAt = performance.now();
-    message.results.forEach((result, i) => {
-      const pending = calls[i]!;
-      if ('error' in result) pending.reject(reviveError(result.error));
-      else pending.resolve({ outputs: result.outputs.map(view), emits: result.emits.map(([subject, span]) => ({ subject, data: view(span) })) });
-    });
-    this.#dispatch(slot);
+  }
+
+  #drain(slot: Slot): void {
+    let at: number;
+    while ((at = slot.results.next()) >= 0) {
+      const record = readResult(slot.results, at, slot.bulk);
+      slot.results.release();
+      const pending = slot.sent[slot.head]!;
+      slot.sent[slot.head++] = undefined as unknown as Pending; // let the payload go
+      if (record.error === undefined) settle(pending, { outputs: record.outputs, emits: record.emits }, undefined);
+      else settle(pending, undefined, reviveError(record.error));
+    }
+    if (slot.head > 1024 && slot.head * 2 > slot.sent.length) {
+      slot.sent = slot.sent.slice(slot.head);
+      slot.head = 0;
+    }
+  }
+
+  #refill(slot: Slot): void {
+    if (slot.unsent.length === 0) return;
+    let moved = 0;
+    for (const pending of slot.unsent) {
+      if (!writeCall(slot.calls, slot.bulk, pending.fn, pending.data, pending.subject, pending.headers)) break;
+      slot.sent.push(pending);
+      moved++;
+    }
+    if (moved > 0) slot.unsent.splice(0, moved);
   }
 
   #checkDeadlines(): void {
     const now = performance.now();
     for (const slot of this.#slots) {
-      const running = slot.batches[0];
-      if (running === undefined) continue;
-      const done = Atomics.load(slot.progress, 0);
-      if (done !== slot.seen) {
-        slot.seen = done;
+      if (slot.outstanding === 0) continue;
+      const produced = slot.results.produced();
+      if (produced !== slot.seen) {
+        slot.seen = produced;
         slot.movedAt = now;
-      } else if (now - slot.movedAt > this.#timeoutMs!) {
-        const call = running.calls[done];
-        const error = new PluginTimeoutError(`plugin ${this.plugin.name}: ${call?.fn ?? 'a call'} ran past its ${this.#timeoutMs} ms deadline; its worker was stopped`, {
-          plugin: this.plugin.name,
-          function: call?.fn,
-        });
-        this.#replace(slot, done, error);
+        continue;
       }
+      if (now - slot.movedAt <= this.#timeoutMs!) continue;
+      this.#drain(slot); // results written just now are good
+      const culprit = slot.sent[slot.head];
+      if (culprit === undefined) continue;
+      const name = this.plugin.exports[culprit.fn]?.name;
+      this.#replace(
+        slot,
+        new PluginTimeoutError(`plugin ${this.plugin.name}: ${name} ran past its ${this.#timeoutMs} ms deadline; its worker was stopped`, {
+          plugin: this.plugin.name,
+          function: name,
+        }),
+      );
     }
   }
 
-  /** Terminates a slot's worker: the call at `culprit` fails with `error` (all of the batch when -1), the rest run again on a fresh worker. */
-  #replace(slot: Slot, culprit: number, error: WaspError): void {
-    if (!this.#slots.includes(slot)) return; // replaced already
-    const [running, ...waiting] = slot.batches;
-    const calls = running?.calls ?? [];
-    slot.batches = [];
-    slot.worker.removeAllListeners();
-    void slot.worker.terminate();
+  /** The worker is gone or stuck: its oldest unanswered call fails with `error`, the rest go to a fresh worker. */
+  #replace(slot: Slot, error: WaspError): void {
+    if (slot.dead || this.#closed) return;
+    this.#drain(slot);
     const again: Pending[] = [];
-    calls.forEach((p, i) => (culprit === -1 || i === culprit ? p.reject(error) : again.push(p)));
-    for (const batch of waiting) again.push(...batch.calls);
+    let culprit = true;
+    void this.#retire(slot, (p) => {
+      if (culprit) settle(p, undefined, error);
+      else again.push(p);
+      culprit = false;
+    });
     const fresh = this.#spawn();
-    fresh.queue.push(...again, ...slot.queue);
-    slot.queue = [];
     this.#slots[this.#slots.indexOf(slot)] = fresh;
-    if (!this.#closed) this.#dispatch(fresh);
+    for (const p of again) this.#send(fresh, p);
+  }
+
+  /** The worker could not start (its module does not instantiate there): every call fails, now and later. */
+  #fail(slot: Slot, error: WaspError): void {
+    this.#broken = error;
+    for (const other of this.#slots) void this.#retire(other, (p) => settle(p, undefined, error));
+  }
+
+  /** Stops a slot's worker and hands each call it still held, oldest first, to `each`. */
+  #retire(slot: Slot, each: (pending: Pending) => void): Promise<number> {
+    if (slot.dead) return Promise.resolve(0);
+    slot.dead = true;
+    slot.worker.removeAllListeners();
+    slot.results.interrupt();
+    const held = [...slot.sent.slice(slot.head), ...slot.unsent];
+    slot.sent = [];
+    slot.unsent = [];
+    slot.head = 0;
+    for (const p of held) each(p);
+    slot.bulk.close();
+    slot.callbackPort.close();
+    return slot.worker.terminate();
+  }
+}
+
+function settle(pending: Pending, result: PoolResult | undefined, error: WaspError | undefined): void {
+  try {
+    pending.done(pending.ticket, result, error);
+  } catch (thrown) {
+    // a caller's callback failing must not leave the pool half way through its results
+    queueMicrotask(() => {
+      throw thrown;
+    });
   }
 }

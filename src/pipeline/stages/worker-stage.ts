@@ -1,13 +1,19 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { Engine } from '../../engine/engine.js';
-import { WaspError } from '../../engine/errors.js';
+import type { WaspError } from '../../engine/errors.js';
 import type { PoolResult } from '../../engine/pool/pool.js';
 import type { StageStats } from '../stats.js';
 import type { Work } from '../work.js';
 import { emitOutputs } from './outputs.js';
 import type { StageHost, WasmStageSpec } from './wasm-stage.js';
 
-type Outcome = { work: Work; result?: PoolResult; error?: WaspError; done: boolean };
+/** A message out at a worker, and what came back for it. */
+interface Outcome {
+  work: Work;
+  result: PoolResult | undefined;
+  error: WaspError | undefined;
+  done: boolean;
+}
 
 /**
  * A stage whose instances run in worker threads (`pool: { mode: worker }`).
@@ -22,6 +28,7 @@ export function workerStage(engine: Engine, spec: WasmStageSpec, stats: StageSta
   const operator: OperatorFunction<Work, Work> = (source) =>
     new Observable<Work>((subscriber) => {
       const queue: Outcome[] = [];
+      let head = 0;
       let inFlight = 0;
       let sourceDone = false;
       const emit = (out: Work): void => subscriber.next(out);
@@ -38,34 +45,38 @@ export function workerStage(engine: Engine, spec: WasmStageSpec, stats: StageSta
         }
         emitOutputs(o.work, o.result!.outputs, stats, emit);
       };
-      const drainQueue = (): void => {
-        while (queue.length > 0 && queue[0]!.done) finish(queue.shift()!);
+      const completeIfDone = (): void => {
         if (sourceDone && inFlight === 0) subscriber.complete();
+      };
+      // One function for every call; the outcome travels as the pool's ticket.
+      const answered = (o: Outcome, result: PoolResult | undefined, error: WaspError | undefined): void => {
+        o.result = result;
+        o.error = error;
+        o.done = true;
+        inFlight--;
+        if (!ordered) finish(o);
+        else {
+          while (head < queue.length && queue[head]!.done) finish(queue[head++]!);
+          // drop what has left, without shifting the queue on every answer
+          if (head === queue.length || (head > 1024 && head * 2 > queue.length)) {
+            queue.splice(0, head);
+            head = 0;
+          }
+        }
+        completeIfDone();
       };
       const subscription = source.subscribe({
         next: (work) => {
           stats.in++;
           inFlight++;
-          const outcome: Outcome = { work, done: false };
+          const outcome: Outcome = { work, result: undefined, error: undefined, done: false };
           if (ordered) queue.push(outcome);
-          const headers = work.headers ? [...work.headers.entries()].map(([k, v]) => [k, v[0]!] as [string, string]) : undefined;
-          pool.call(spec.function, work.data, { subject: work.subject, headers }).then(
-            (result) => (outcome.result = result),
-            (error: unknown) => (outcome.error = error instanceof WaspError ? error : new WaspError(String(error), { cause: error })),
-          ).finally(() => {
-            outcome.done = true;
-            inFlight--;
-            if (ordered) drainQueue();
-            else {
-              finish(outcome);
-              if (sourceDone && inFlight === 0) subscriber.complete();
-            }
-          });
+          pool.submit(spec.function, work.data, { subject: work.subject, headers: work.headers }, outcome, answered);
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => {
           sourceDone = true;
-          if (inFlight === 0) subscriber.complete();
+          completeIfDone();
         },
       });
       return () => subscription.unsubscribe();
