@@ -24,6 +24,8 @@ export interface WorkerSetup {
   /** callback requests out, answers in; `answered` counts answers so the worker can block on it */
   callbackPort: MessagePort;
   answered: SharedArrayBuffer;
+  /** two counters: calls started, calls finished (for deadlines) */
+  progress: SharedArrayBuffer;
 }
 
 /** Worker to pool, outside the rings: start-up failed. */

@@ -135,11 +135,6 @@ export class RingReader extends RingSide {
     return this.#size;
   }
 
-  /** The producer's count of bytes written: it moves whenever a record arrives. */
-  produced(): number {
-    return Atomics.load(this.control, HEAD);
-  }
-
   /** Whether a record is waiting, without taking it. */
   hasRecord(): boolean {
     return Atomics.load(this.control, HEAD) !== this.#tail;

@@ -6,6 +6,7 @@ import type { Plugin } from '../plugin.js';
 import { type PluginPool, type PoolDone, type PoolMessage, type PoolOptions, type PoolResult } from './pool.js';
 import { reviveError, type FromWorker, type WorkerSetup } from './protocol.js';
 import { serveCallbacks } from './remote-callbacks.js';
+import { Fifo } from './fifo.js';
 import { createRing, RingReader, RingWriter } from './ring.js';
 import { readResult, writeCall, type PoolHeaders } from './wire.js';
 
@@ -19,15 +20,14 @@ interface Pending {
 }
 
 class Slot {
-  /** written to the worker's ring and not answered yet, oldest first from `head` */
-  sent: Pending[] = [];
-  head = 0;
+  /** written to the worker's ring and not answered yet, oldest first */
+  readonly sent = new Fifo<Pending>();
   /** waiting for room in the ring */
-  unsent: Pending[] = [];
+  readonly unsent = new Fifo<Pending>();
   pumping = false;
   waiting = false;
   dead = false;
-  /** watchdog: the results head seen last, and when it last moved */
+  /** watchdog: the worker's count of calls started, as seen last, and when it last moved */
   seen = 0;
   movedAt = 0;
   readonly wake: () => void;
@@ -38,17 +38,19 @@ class Slot {
     readonly results: RingReader,
     readonly bulk: MessagePort,
     readonly callbackPort: MessagePort,
+    /** [started, finished]: calls the worker began and ended, so a deadline runs from a call's start, not its queueing */
+    readonly progress: Int32Array,
     pump: (slot: Slot) => void,
   ) {
     this.wake = () => pump(this);
   }
 
   get outstanding(): number {
-    return this.sent.length - this.head;
+    return this.sent.length;
   }
 
   get load(): number {
-    return this.sent.length - this.head + this.unsent.length;
+    return this.sent.length + this.unsent.length;
   }
 }
 
@@ -128,6 +130,7 @@ export class WorkerPluginPool implements PluginPool {
     const bulk = new MessageChannel();
     const callbackChannel = new MessageChannel();
     const answered = new SharedArrayBuffer(4);
+    const progress = new SharedArrayBuffer(8);
     const setup: WorkerSetup = {
       name: this.plugin.name,
       module: this.plugin.module,
@@ -142,10 +145,11 @@ export class WorkerPluginPool implements PluginPool {
       callbacks: this.plugin.callbacks.map(({ namespace, name, signature }) => ({ namespace, name, signature })),
       callbackPort: callbackChannel.port2,
       answered,
+      progress,
     };
     const worker = new Worker(workerUrl(), { workerData: setup, transferList: [bulk.port2, callbackChannel.port2] });
     serveCallbacks(this.plugin.callbacks, callbackChannel.port1, answered);
-    const slot = new Slot(worker, new RingWriter(calls), new RingReader(results), bulk.port1, callbackChannel.port1, this.#pump);
+    const slot = new Slot(worker, new RingWriter(calls), new RingReader(results), bulk.port1, callbackChannel.port1, new Int32Array(progress), this.#pump);
     worker.on('message', (message: FromWorker) => {
       if (message.type === 'failed') this.#fail(slot, reviveError(message.error));
     });
@@ -159,10 +163,6 @@ export class WorkerPluginPool implements PluginPool {
   }
 
   #send(slot: Slot, pending: Pending): void {
-    if (slot.outstanding === 0) {
-      slot.seen = slot.results.produced();
-      slot.movedAt = performance.now();
-    }
     if (slot.unsent.length === 0 && writeCall(slot.calls, slot.bulk, pending.fn, pending.data, pending.subject, pending.headers)) slot.sent.push(pending);
     else slot.unsent.push(pending);
     if (!slot.waiting && !slot.pumping) this.#pumpSlot(slot);
@@ -198,41 +198,32 @@ export class WorkerPluginPool implements PluginPool {
     while ((at = slot.results.next()) >= 0) {
       const record = readResult(slot.results, at, slot.bulk);
       slot.results.release();
-      const pending = slot.sent[slot.head]!;
-      slot.sent[slot.head++] = undefined as unknown as Pending; // let the payload go
+      const pending = slot.sent.shift()!;
       if (record.error === undefined) settle(pending, { outputs: record.outputs, emits: record.emits }, undefined);
       else settle(pending, undefined, reviveError(record.error));
-    }
-    if (slot.head > 1024 && slot.head * 2 > slot.sent.length) {
-      slot.sent = slot.sent.slice(slot.head);
-      slot.head = 0;
     }
   }
 
   #refill(slot: Slot): void {
-    if (slot.unsent.length === 0) return;
-    let moved = 0;
-    for (const pending of slot.unsent) {
-      if (!writeCall(slot.calls, slot.bulk, pending.fn, pending.data, pending.subject, pending.headers)) break;
-      slot.sent.push(pending);
-      moved++;
+    let pending: Pending | undefined;
+    while ((pending = slot.unsent.peek()) !== undefined && writeCall(slot.calls, slot.bulk, pending.fn, pending.data, pending.subject, pending.headers)) {
+      slot.sent.push(slot.unsent.shift()!);
     }
-    if (moved > 0) slot.unsent.splice(0, moved);
   }
 
   #checkDeadlines(): void {
     const now = performance.now();
     for (const slot of this.#slots) {
-      if (slot.outstanding === 0) continue;
-      const produced = slot.results.produced();
-      if (produced !== slot.seen) {
-        slot.seen = produced;
+      const started = Atomics.load(slot.progress, 0);
+      if (started !== slot.seen) {
+        slot.seen = started;
         slot.movedAt = now;
         continue;
       }
-      if (now - slot.movedAt <= this.#timeoutMs!) continue;
+      const running = started !== Atomics.load(slot.progress, 1);
+      if (!running || now - slot.movedAt <= this.#timeoutMs!) continue;
       this.#drain(slot); // results written just now are good
-      const culprit = slot.sent[slot.head];
+      const culprit = slot.sent.peek();
       if (culprit === undefined) continue;
       const name = this.plugin.exports[culprit.fn]?.name;
       this.#replace(
@@ -273,10 +264,7 @@ export class WorkerPluginPool implements PluginPool {
     slot.dead = true;
     slot.worker.removeAllListeners();
     slot.results.interrupt();
-    const held = [...slot.sent.slice(slot.head), ...slot.unsent];
-    slot.sent = [];
-    slot.unsent = [];
-    slot.head = 0;
+    const held = [...slot.sent.takeAll(), ...slot.unsent.takeAll()];
     for (const p of held) each(p);
     slot.bulk.close();
     slot.callbackPort.close();

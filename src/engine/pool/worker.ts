@@ -17,6 +17,7 @@ const setup = workerData as WorkerSetup;
 const calls = new RingReader(setup.calls);
 const results = new RingWriter(setup.results);
 const functions = setup.exports.map((e) => e.name);
+const progress = new Int32Array(setup.progress);
 const NONE: Uint8Array[] = [];
 let emits: ResultRecord['emits'] = [];
 
@@ -64,6 +65,7 @@ async function main(): Promise<void> {
       continue;
     }
     const started = performance.now();
+    Atomics.add(progress, 0, 1);
     const call = readCall(calls, at, setup.bulk);
     emits = [];
     instance.setMessage(call.subject, call.headers);
@@ -78,6 +80,7 @@ async function main(): Promise<void> {
         instance = make();
       }
     }
+    Atomics.add(progress, 1, 1);
     calls.release();
     writeResult(results, setup.bulk, { outputs, emits, error });
     announce(started);
