@@ -199,7 +199,7 @@ export class WorkerPluginPool implements PluginPool {
       const record = readResult(slot.results, at, slot.bulk);
       slot.results.release();
       const pending = slot.sent.shift()!;
-      if (record.error === undefined) settle(pending, { outputs: record.outputs, emits: record.emits }, undefined);
+      if (record.error === undefined) settle(pending, record, undefined);
       else settle(pending, undefined, reviveError(record.error));
     }
   }

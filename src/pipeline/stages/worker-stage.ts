@@ -71,7 +71,7 @@ export function workerStage(engine: Engine, spec: WasmStageSpec, stats: StageSta
           inFlight++;
           const outcome: Outcome = { work, result: undefined, error: undefined, done: false };
           if (ordered) queue.push(outcome);
-          pool.submit(spec.function, work.data, { subject: work.subject, headers: work.headers }, outcome, answered);
+          pool.submit(spec.function, work.data, work, outcome, answered); // a Work is the message the pool reads subject and headers from
         },
         error: (error: unknown) => subscriber.error(error),
         complete: () => {
