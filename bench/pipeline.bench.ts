@@ -7,7 +7,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { coreNatsRunner, embeddedRunner, jetStreamRunner, messageSet, type Case, type Kind, type Runner } from './pipeline-runs.js';
+import { coreNatsRunner, embeddedRunner, jetStreamRunner, messageSet, type Case, type Kind, type Runner, type Timing } from './pipeline-runs.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -32,7 +32,7 @@ const MESSAGES: Record<TransportName, { headline: number; matrix: Record<number,
 
 interface Outcome {
   c: Case;
-  seconds?: number;
+  best?: Timing;
   error?: string;
 }
 
@@ -80,16 +80,18 @@ async function bestOf(cases: Case[], rounds: number, run: Runner): Promise<Outco
     for (const o of outcomes) {
       if (o.error !== undefined) continue;
       try {
-        const seconds = await run(o.c);
-        if (o.seconds === undefined || seconds < o.seconds) o.seconds = seconds;
+        const t = await run(o.c);
+        if (o.best === undefined || perMessage(t) < perMessage(o.best)) o.best = t;
       } catch (error) {
         o.error = (error as Error).message;
-        delete o.seconds;
+        delete o.best;
       }
     }
   }
   return outcomes;
 }
+
+const perMessage = (t: Timing): number => t.seconds / t.messages;
 
 function casesFor(bytes: number, messages: number, stageCounts: number[]): Case[] {
   const cases: Case[] = [{ bytes, stages: 0, kind: 'bare relay', messages }];
@@ -98,23 +100,23 @@ function casesFor(bytes: number, messages: number, stageCounts: number[]): Case[
 }
 
 function toRows(transport: TransportName, outcomes: Outcome[]): { rows: MatrixRow[]; failures: Failure[] } {
-  const relay = outcomes.find((o) => o.c.kind === 'bare relay' && o.seconds !== undefined);
-  const relayUs = relay ? (relay.seconds! / relay.c.messages) * 1e6 : undefined;
+  const relay = outcomes.find((o) => o.c.kind === 'bare relay')?.best;
+  const relayUs = relay ? perMessage(relay) * 1e6 : undefined;
   const rows: MatrixRow[] = [];
   const failures: Failure[] = [];
-  for (const { c, seconds, error } of outcomes) {
-    if (seconds === undefined) {
+  for (const { c, best, error } of outcomes) {
+    if (best === undefined) {
       failures.push({ transport, bytes: c.bytes, stages: c.stages, variant: c.kind, error: error ?? 'no result' });
       continue;
     }
-    const us = (seconds / c.messages) * 1e6;
+    const us = perMessage(best) * 1e6;
     rows.push({
       transport,
       bytes: c.bytes,
       stages: c.stages,
       variant: c.kind,
-      messages: c.messages,
-      msgPerSec: Math.round(c.messages / seconds),
+      messages: best.messages,
+      msgPerSec: Math.round(1e6 / us),
       usPerMessage: round3(us),
       ofBareRelay: relayUs === undefined ? null : round3(relayUs / us),
       usPerStageBeyondRelay: relayUs === undefined || c.stages === 0 ? null : round3((us - relayUs) / c.stages),
@@ -130,6 +132,7 @@ function round3(x: number): number {
 /** One transport: the headline trio (best of HEADLINE_ROUNDS), then size by size the whole matrix (best of MATRIX_ROUNDS). */
 async function measureTransport(transport: TransportName, run: Runner): Promise<{ headline: MatrixRow[]; matrix: MatrixRow[]; failures: Failure[] }> {
   const counts = MESSAGES[transport];
+  await warmUp(transport, run, Math.ceil(counts.headline / 20));
   console.log(`${transport}: headline, ${HEADLINE_BYTES} B, one stage, ${counts.headline.toLocaleString('en')} messages, best of ${HEADLINE_ROUNDS}`);
   const headline = toRows(transport, await bestOf(casesFor(HEADLINE_BYTES, counts.headline, [1]), HEADLINE_ROUNDS, run));
   const matrix: MatrixRow[] = [];
@@ -142,6 +145,16 @@ async function measureTransport(transport: TransportName, run: Runner): Promise<
     failures.push(...size.failures);
   }
   return { headline: headline.rows, matrix, failures };
+}
+
+/**
+ * The first runs on a transport are slower (client code not yet optimised,
+ * server caches cold): a short unreported run of the relay and of a pipeline first.
+ */
+async function warmUp(transport: TransportName, run: Runner, messages: number): Promise<void> {
+  for (const kind of ['bare relay', 'Wasm'] as const) {
+    await run({ bytes: HEADLINE_BYTES, stages: kind === 'Wasm' ? 1 : 0, kind, messages }).catch((error: Error) => console.log(`${transport}: warm-up failed: ${error.message}`));
+  }
 }
 
 function headlineRow(r: MatrixRow): Row {
