@@ -7,7 +7,7 @@ import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
-import { coreNatsRunner, embeddedRunner, jetStreamRunner, messageSet, type Case, type Kind, type Runner, type Timing } from './pipeline-runs.js';
+import { coreNatsRunner, embeddedRunner, jetStreamRunner, messageSet, sizeLabel, type Case, type Kind, type Runner, type Timing } from './pipeline-runs.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -23,7 +23,7 @@ const MATRIX_SCALE = Number(process.env.BENCH_MATRIX_SCALE ?? 1);
 
 type TransportName = 'embedded bus' | 'core NATS' | 'JetStream';
 
-/** Messages per run: fewer for bigger messages and slower transports, so that each run takes about a second at most. */
+/** Messages per run: fewer for bigger messages and slower transports, so that a run takes a second or two at most. */
 const MESSAGES: Record<TransportName, { headline: number; matrix: Record<number, number> }> = {
   'embedded bus': { headline: Number(process.env.BENCH_EMBEDDED_MESSAGES ?? 1_000_000), matrix: { 64: 300_000, 1024: 150_000, 65536: 2_000 } },
   'core NATS': { headline: Number(process.env.BENCH_NATS_MESSAGES ?? 100_000), matrix: { 64: 30_000, 1024: 20_000, 65536: 2_000 } },
@@ -91,6 +91,8 @@ async function bestOf(cases: Case[], rounds: number, run: Runner): Promise<Outco
   return outcomes;
 }
 
+const started = Date.now();
+const elapsed = (): string => `[${Math.round((Date.now() - started) / 1000)} s]`;
 const perMessage = (t: Timing): number => t.seconds / t.messages;
 
 function casesFor(bytes: number, messages: number, stageCounts: number[]): Case[] {
@@ -133,13 +135,13 @@ function round3(x: number): number {
 async function measureTransport(transport: TransportName, run: Runner): Promise<{ headline: MatrixRow[]; matrix: MatrixRow[]; failures: Failure[] }> {
   const counts = MESSAGES[transport];
   await warmUp(transport, run, Math.ceil(counts.headline / 20));
-  console.log(`${transport}: headline, ${HEADLINE_BYTES} B, one stage, ${counts.headline.toLocaleString('en')} messages, best of ${HEADLINE_ROUNDS}`);
+  console.log(`${elapsed()} ${transport}: headline, ${HEADLINE_BYTES} B, one stage, ${counts.headline.toLocaleString('en')} messages, best of ${HEADLINE_ROUNDS}`);
   const headline = toRows(transport, await bestOf(casesFor(HEADLINE_BYTES, counts.headline, [1]), HEADLINE_ROUNDS, run));
   const matrix: MatrixRow[] = [];
   const failures = [...headline.failures];
   for (const bytes of SIZES) {
     const messages = Math.max(100, Math.round(counts.matrix[bytes]! * MATRIX_SCALE));
-    console.log(`${transport}: ${bytes} B, ${messages.toLocaleString('en')} messages, best of ${MATRIX_ROUNDS}`);
+    console.log(`${elapsed()} ${transport}: ${sizeLabel(bytes)}, ${messages.toLocaleString('en')} messages, best of ${MATRIX_ROUNDS}`);
     const size = toRows(transport, await bestOf(casesFor(bytes, messages, STAGE_COUNTS), MATRIX_ROUNDS, run));
     matrix.push(...size.rows);
     failures.push(...size.failures);
@@ -222,8 +224,7 @@ function table(header: string[], body: string[][]): string {
   return [line(header), ...body.map(line)].join('\n');
 }
 
-const num = (x: number | null, digits = 3): string => (x === null ? '-' : x.toLocaleString('en', { maximumSignificantDigits: digits }));
-const bytesLabel = (b: number): string => (b >= 1024 ? `${b / 1024} KiB` : `${b} B`);
+const num = (x: number | null): string => (x === null ? '-' : x.toLocaleString('en', { maximumSignificantDigits: 3 }));
 
 function printHeadline(rows: Row[], targets: Record<string, Target>): void {
   console.log(`\nheadline: ${HEADLINE_BYTES} B, one stage (best of ${HEADLINE_ROUNDS} interleaved rounds)`);
@@ -237,18 +238,17 @@ function printMatrix(matrix: MatrixRow[]): void {
     console.log(`\n${transport}: per message by size and stages (best of ${MATRIX_ROUNDS} interleaved rounds)`);
     const body = matrix
       .filter((r) => r.transport === transport)
-      .map((r) => [bytesLabel(r.bytes), r.variant, r.stages === 0 ? '-' : String(r.stages), r.messages.toLocaleString('en'), r.msgPerSec.toLocaleString('en'), num(r.usPerMessage), num(r.ofBareRelay), num(r.usPerStageBeyondRelay)]);
+      .map((r) => [sizeLabel(r.bytes), r.variant, r.stages === 0 ? '-' : String(r.stages), r.messages.toLocaleString('en'), r.msgPerSec.toLocaleString('en'), num(r.usPerMessage), num(r.ofBareRelay), num(r.usPerStageBeyondRelay)]);
     console.log(table(['size', 'variant', 'stages', 'messages', 'msg/s', 'us/msg', 'of relay', 'us/stage beyond relay'], body));
   }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const started = Date.now();
   const result = await runPipelineBench();
   printMatrix(result.matrix);
   printHeadline(result.rows, result.targets);
   for (const s of result.skipped) console.log(`skipped ${s}`);
-  for (const f of result.failures) console.log(`FAILED ${f.transport}, ${bytesLabel(f.bytes)}, ${f.variant}${f.stages ? ` x${f.stages}` : ''}: ${f.error}`);
+  for (const f of result.failures) console.log(`FAILED ${f.transport}, ${sizeLabel(f.bytes)}, ${f.variant}${f.stages ? ` x${f.stages}` : ''}: ${f.error}`);
   const seconds = Math.round((Date.now() - started) / 1000);
   console.log(`pipeline bench took ${seconds} s`);
   await mkdir(`${root}bench/results`, { recursive: true });
