@@ -101,7 +101,7 @@ function ratioGrid(matrix: MatrixRow[], x0: number, y0: number): { svg: string; 
       const cx = x0 + labelW + i * cellW;
       parts.push(
         `<rect x="${cx + 1}" y="${ry + 1}" width="${cellW - 2}" height="${rowH - 2}" fill="${fill}"/>`,
-        `<text x="${cx + cellW / 2}" y="${ry + 14}" text-anchor="middle">${ratio === null ? '-' : ratio.toFixed(ratio < 0.1 ? 3 : 2)}</text>`,
+        `<text x="${cx + cellW / 2}" y="${ry + 14}" text-anchor="middle">${ratio === null ? '-' : ratio < 0.1 ? ratio.toPrecision(2) : ratio.toFixed(2)}</text>`,
       );
     });
   });
@@ -130,7 +130,7 @@ function matrixPanels(matrix: MatrixRow[], x0: number, y0: number, width: number
 
 export async function drawChart(): Promise<string> {
   const engine = JSON.parse(await readFile(`${results}engine.json`, 'utf8'));
-  const pipeline = JSON.parse(await readFile(`${results}pipeline.json`, 'utf8')) as { rows: HeadlineRow[]; matrix?: MatrixRow[] };
+  const pipeline = JSON.parse(await readFile(`${results}pipeline.json`, 'utf8')) as { date: string; rows: HeadlineRow[]; matrix?: MatrixRow[] };
   const perCall: Bar[] = [];
   for (const g of engine.groups as { name: string; rows: { name: string; nsPerOp: number }[] }[]) {
     if (!g.name.includes('Extism')) continue;
@@ -160,7 +160,7 @@ export async function drawChart(): Promise<string> {
 ${top}
 ${middle}
 ${matrix.svg}
-<text x="20" y="${height - 10}" fill="#666">npm run bench, ${escape(String(engine.date).slice(0, 10))}, Node ${escape(engine.node)}, ${engine.cores} cores</text>
+<text x="20" y="${height - 10}" fill="#666">npm run bench: per call ${escape(String(engine.date).slice(0, 10))}, per message ${escape(String(pipeline.date).slice(0, 10))}, Node ${escape(engine.node)}, ${engine.cores} cores</text>
 </svg>
 `;
 }
