@@ -1,6 +1,8 @@
 // Draws bench/results/chart.svg from the JSON results: per-call cost (log
-// scale) of Wasp against a direct call and Extism's JS SDK, and per-message
-// throughput as a share of the bare relay. Plain SVG, no dependencies.
+// scale) of Wasp against a direct call and Extism's JS SDK, per-message
+// throughput as a share of the bare relay (64 B, one stage), and the pipeline
+// matrix: cost per message against the number of stages for each transport and
+// message size, and every cell's share of its bare relay. Plain SVG, no dependencies.
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
@@ -11,6 +13,13 @@ interface Bar {
   value: number;
   text: string;
   colour: string;
+}
+
+interface HeadlineRow {
+  transport: string;
+  variant: string;
+  msgPerSec: number;
+  ofBareRelay: number | null;
 }
 
 const COLOURS = { direct: '#9aa5b1', wasp: '#e8a317', extism: '#5b8def', native: '#7cb87c', bare: '#9aa5b1' };
@@ -35,9 +44,93 @@ function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+interface MatrixRow {
+  transport: string;
+  bytes: number;
+  stages: number;
+  variant: 'bare relay' | 'Wasm' | 'native JS';
+  usPerMessage: number;
+  ofBareRelay: number | null;
+}
+
+const STAGE_COUNTS = [1, 2, 4, 8];
+const sizeLabel = (bytes: number): string => (bytes >= 1024 ? `${bytes / 1024} KiB` : `${bytes} B`);
+const short = (x: number): string => x.toLocaleString('en', { maximumSignificantDigits: 3 });
+
+/**
+ * One transport at one size: us per message against the number of stages,
+ * Wasm and native JS, over the bare relay as a dashed floor. Linear in the
+ * stage count, so a constant cost per stage shows as a straight line.
+ */
+function stagePlot(rows: MatrixRow[], title: string, x0: number, y0: number, w: number, h: number): string {
+  const relay = rows.find((r) => r.variant === 'bare relay');
+  const yMax = Math.max(...rows.map((r) => r.usPerMessage)) * 1.1;
+  const [left, top, plotW, plotH] = [x0 + 44, y0 + 10, w - 56, h - 34];
+  const x = (stages: number) => left + (stages / 8) * plotW;
+  const y = (us: number) => top + plotH - (us / yMax) * plotH;
+  const parts = [
+    `<text x="${x0}" y="${y0}" font-weight="bold">${escape(title)}</text>`,
+    `<rect x="${left}" y="${top}" width="${plotW}" height="${plotH}" fill="none" stroke="#ccc"/>`,
+    ...[0, 0.5, 1].map((f) => `<text x="${left - 4}" y="${y(f * yMax) + 4}" text-anchor="end" fill="#666">${short(f * yMax)}</text>`),
+    ...STAGE_COUNTS.map((s) => `<text x="${x(s)}" y="${top + plotH + 14}" text-anchor="middle" fill="#666">${s}</text>`),
+  ];
+  if (relay) parts.push(`<line x1="${left}" x2="${left + plotW}" y1="${y(relay.usPerMessage)}" y2="${y(relay.usPerMessage)}" stroke="${COLOURS.bare}" stroke-dasharray="4 3"/>`);
+  for (const [variant, colour] of [['Wasm', COLOURS.wasp], ['native JS', COLOURS.native]] as const) {
+    const points = rows.filter((r) => r.variant === variant).map((r) => [x(r.stages), y(r.usPerMessage)] as const);
+    parts.push(`<polyline points="${points.map((p) => p.join(',')).join(' ')}" fill="none" stroke="${colour}" stroke-width="2"/>`);
+    parts.push(...points.map(([px, py]) => `<circle cx="${px}" cy="${py}" r="3" fill="${colour}"/>`));
+  }
+  return parts.join('\n');
+}
+
+/** Each cell's throughput as a share of its bare relay, coloured from red (none) to green (all of it). */
+function ratioGrid(matrix: MatrixRow[], x0: number, y0: number): { svg: string; height: number } {
+  const groups = [...new Set(matrix.map((r) => `${r.transport}|${r.bytes}`))];
+  const [labelW, cellW, rowH] = [150, 62, 20];
+  const parts = [`<text x="${x0}" y="${y0}" font-weight="bold">Share of the bare relay's throughput, same transport and size</text>`];
+  const headers = [...STAGE_COUNTS.map((s) => `Wasm x${s}`), ...STAGE_COUNTS.map((s) => `JS x${s}`)];
+  headers.forEach((h, i) => parts.push(`<text x="${x0 + labelW + i * cellW + cellW / 2}" y="${y0 + 18}" text-anchor="middle" fill="#666">${h}</text>`));
+  groups.forEach((g, row) => {
+    const [transport, bytes] = g.split('|') as [string, string];
+    const ry = y0 + 24 + row * rowH;
+    parts.push(`<text x="${x0}" y="${ry + 14}">${escape(`${transport}, ${sizeLabel(Number(bytes))}`)}</text>`);
+    const cells = (['Wasm', 'native JS'] as const).flatMap((v) => STAGE_COUNTS.map((s) => matrix.find((r) => `${r.transport}|${r.bytes}` === g && r.variant === v && r.stages === s)));
+    cells.forEach((r, i) => {
+      const ratio = r?.ofBareRelay ?? null;
+      const fill = ratio === null ? '#eee' : `hsl(${Math.round(120 * Math.min(1, ratio))}, 60%, 80%)`;
+      const cx = x0 + labelW + i * cellW;
+      parts.push(
+        `<rect x="${cx + 1}" y="${ry + 1}" width="${cellW - 2}" height="${rowH - 2}" fill="${fill}"/>`,
+        `<text x="${cx + cellW / 2}" y="${ry + 14}" text-anchor="middle">${ratio === null ? '-' : ratio < 0.1 ? ratio.toPrecision(2) : ratio.toFixed(2)}</text>`,
+      );
+    });
+  });
+  return { svg: parts.join('\n'), height: 24 + groups.length * rowH };
+}
+
+/** The matrix: a grid of stage plots, a transport a row and a size a column, then the ratio grid. */
+function matrixPanels(matrix: MatrixRow[], x0: number, y0: number, width: number): { svg: string; height: number } {
+  if (matrix.length === 0) return { svg: '', height: 0 };
+  const transports = [...new Set(matrix.map((r) => r.transport))];
+  const sizes = [...new Set(matrix.map((r) => r.bytes))].sort((a, b) => a - b);
+  const [cellW, cellH] = [width / sizes.length, 170];
+  const legend = `<text x="${x0}" y="${y0}" font-weight="bold">Per message, us, against stages (dashed: bare relay; <tspan fill="${COLOURS.wasp}">Wasm stages</tspan>, <tspan fill="${COLOURS.native}">native JS stages</tspan>; each plot its own scale)</text>`;
+  const parts = [legend];
+  transports.forEach((t, row) =>
+    sizes.forEach((bytes, col) => {
+      const rows = matrix.filter((r) => r.transport === t && r.bytes === bytes);
+      if (rows.length > 0) parts.push(stagePlot(rows, `${t}, ${sizeLabel(bytes)}`, x0 + col * cellW, y0 + 28 + row * cellH, cellW - 16, cellH - 10));
+    }),
+  );
+  const gridY = y0 + 28 + transports.length * cellH + 20;
+  const grid = ratioGrid(matrix, x0, gridY);
+  parts.push(grid.svg);
+  return { svg: parts.join('\n'), height: gridY - y0 + grid.height };
+}
+
 export async function drawChart(): Promise<string> {
   const engine = JSON.parse(await readFile(`${results}engine.json`, 'utf8'));
-  const pipeline = JSON.parse(await readFile(`${results}pipeline.json`, 'utf8')).rows as { transport: string; variant: string; msgPerSec: number; ofBareRelay: number }[];
+  const pipeline = JSON.parse(await readFile(`${results}pipeline.json`, 'utf8')) as { date: string; rows: HeadlineRow[]; matrix?: MatrixRow[] };
   const perCall: Bar[] = [];
   for (const g of engine.groups as { name: string; rows: { name: string; nsPerOp: number }[] }[]) {
     if (!g.name.includes('Extism')) continue;
@@ -49,22 +142,25 @@ export async function drawChart(): Promise<string> {
   }
   const max = Math.max(...perCall.map((b) => b.value));
   const log = (v: number): number => Math.log10(Math.max(1, v)) / Math.log10(max);
-  const perMessage: Bar[] = pipeline.map((r) => ({
+  const perMessage: Bar[] = pipeline.rows.map((r) => ({
     label: `${r.transport}: ${r.variant}`,
-    value: r.ofBareRelay,
-    text: `${r.msgPerSec.toLocaleString('en')} msg/s (${Math.round(r.ofBareRelay * 100)}%)`,
+    value: r.ofBareRelay ?? 0,
+    text: `${r.msgPerSec.toLocaleString('en')} msg/s (${r.ofBareRelay === null ? '?' : Math.round(r.ofBareRelay * 100)}%)`,
     colour: r.variant === 'Wasm stage' ? COLOURS.wasp : r.variant.startsWith('native') ? COLOURS.native : COLOURS.bare,
   }));
-  const width = 900;
+  const width = 960;
   const top = panel('Per call, ns (log scale): Wasp vs a direct export call vs Extism JS SDK', perCall, 20, 30, width, log);
   const y1 = 30 + 14 + perCall.length * 22 + 40;
-  const bottom = panel('Per message, 64 B, one stage: share of the bare relay', perMessage, 20, y1, width, (v) => Math.min(v, 1.2) / 1.2);
-  const height = y1 + 14 + perMessage.length * 22 + 30;
+  const middle = panel('Per message, 64 B, one stage: share of the bare relay (best of the rounds)', perMessage, 20, y1, width, (v) => Math.min(v, 1.2) / 1.2);
+  const y2 = y1 + 14 + perMessage.length * 22 + 40;
+  const matrix = matrixPanels(pipeline.matrix ?? [], 20, y2, width - 40);
+  const height = y2 + matrix.height + 30;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
 ${top}
-${bottom}
-<text x="20" y="${height - 10}" fill="#666">npm run bench, ${escape(String(engine.date).slice(0, 10))}, Node ${escape(engine.node)}, ${engine.cores} cores</text>
+${middle}
+${matrix.svg}
+<text x="20" y="${height - 10}" fill="#666">npm run bench: per call ${escape(String(engine.date).slice(0, 10))}, per message ${escape(String(pipeline.date).slice(0, 10))}, Node ${escape(engine.node)}, ${engine.cores} cores</text>
 </svg>
 `;
 }
