@@ -242,6 +242,17 @@ export class Instance {
   }
 
   /**
+   * callOutputs of a (ptr, len) export for a stage's hot path: null for no output, the output
+   * itself for one, an array only for several, so the common call allocates nothing but its copy.
+   */
+  callFlat(name: string, arg: Uint8Array): Uint8Array | Uint8Array[] | null {
+    const entry = this.#entry(name, MODE_BYTES);
+    if (entry.isBlockCall) this.#callBlock(entry, arg, MODE_BYTES);
+    else this.#invoke(entry, [arg], MODE_BYTES);
+    return this.#count > 1 ? (this.#all() as Uint8Array[]) : (this.#single() as Uint8Array | null);
+  }
+
+  /**
    * A typed handle: the export is looked up and its signature checked against
    * `spec` once, so a mismatch fails here rather than on first call, and each
    * call skips the lookup.

@@ -1,4 +1,6 @@
+import type { Headers } from '../transport/headers.js';
 import type { Delivery } from '../transport/transport.js';
+import type { Work } from './work.js';
 
 /** Redelivery delay after a transient failure: 250 ms doubling per redelivery, at most 30 s. */
 export function backoffMs(redeliveries: number): number {
@@ -11,17 +13,30 @@ export function backoffMs(redeliveries: number): number {
  * and settles the delivery when nothing is: ack when all went out, term when
  * something was dead-lettered, nak with backoff when a publish failed and a
  * redelivery should try again (the message ids keep that from duplicating).
+ *
+ * It is also the input's record between stages (see Work): one object per
+ * input, which a stage with one output passes on with the output in `data`.
  */
-export class Flight {
+export class Flight implements Work {
+  readonly subject: string;
+  readonly headers: Headers | undefined;
+  data: Uint8Array;
   #pending = 1; // the delivery itself, until the first stage has taken it
-  #deadLettered = false;
-  #retry = false;
+  #outcome: 'ack' | 'nak' | 'term' = 'ack'; // nak (a publish failed) wins over term (dead-lettered)
   #sequence = 0;
 
   constructor(
     readonly delivery: Delivery,
     readonly onSettled: (flight: Flight, outcome: 'ack' | 'nak' | 'term') => void,
-  ) {}
+  ) {
+    this.subject = delivery.subject;
+    this.headers = delivery.headers;
+    this.data = delivery.data;
+  }
+
+  get flight(): Flight {
+    return this;
+  }
 
   hold(): void {
     this.#pending++;
@@ -32,7 +47,7 @@ export class Flight {
   }
 
   deadLettered(): void {
-    this.#deadLettered = true;
+    if (this.#outcome === 'ack') this.#outcome = 'term';
   }
 
   /** Keeps the flight open until an asynchronous publish is accepted; a failure asks for a redelivery. */
@@ -42,7 +57,7 @@ export class Flight {
     result.then(
       () => this.release(),
       (error: unknown) => {
-        this.#retry = true;
+        this.#outcome = 'nak';
         onError(error);
         this.release();
       },
@@ -56,15 +71,10 @@ export class Flight {
   }
 
   #settle(): void {
-    if (this.#retry) {
-      this.delivery.nak(backoffMs(this.delivery.redeliveries));
-      this.onSettled(this, 'nak');
-    } else if (this.#deadLettered) {
-      this.delivery.term('dead-lettered');
-      this.onSettled(this, 'term');
-    } else {
-      this.delivery.ack();
-      this.onSettled(this, 'ack');
-    }
+    const outcome = this.#outcome;
+    if (outcome === 'nak') this.delivery.nak(backoffMs(this.delivery.redeliveries));
+    else if (outcome === 'term') this.delivery.term('dead-lettered');
+    else this.delivery.ack();
+    this.onSettled(this, outcome);
   }
 }

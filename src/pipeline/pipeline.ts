@@ -109,10 +109,10 @@ export class Pipeline {
     }
 
     this.#source = config.input.kind === 'stdin' ? lineSource(io.stdin ?? process.stdin) : await io.transport.source(config.input);
+    // The flight is the input's record through every stage (see Work): one object per input.
     const toWork = map((delivery: Delivery): Work => {
       this.stats.received++;
-      const flight = new Flight(delivery, this.#onSettled);
-      return { flight, subject: delivery.subject, headers: delivery.headers, data: delivery.data };
+      return new Flight(delivery, this.#onSettled);
     });
     const stream = this.#stages.reduce((s, { stage }) => s.pipe(stage.operator), this.#source.deliveries.pipe(toWork));
     this.#subscription = stream.subscribe({
@@ -154,11 +154,14 @@ export class Pipeline {
   }
 
   #track(work: Work, result: Promise<void> | void): void {
-    work.flight.track(result, (error) => {
-      this.stats.publishErrors++;
-      this.io.logger.warn('publish failed; the input will be redelivered', { error: describe(error) });
-    });
+    if (result !== undefined) work.flight.track(result, this.#onPublishError);
   }
+
+  // One function for every publish, rather than a closure per message.
+  readonly #onPublishError = (error: unknown): void => {
+    this.stats.publishErrors++;
+    this.io.logger.warn('publish failed; the input will be redelivered', { error: describe(error) });
+  };
 
   #deadLetter(work: Work, spec: WasmStageSpec, error: WaspError): void {
     work.flight.deadLettered();

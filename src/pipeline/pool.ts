@@ -1,10 +1,11 @@
 import type { Engine } from '../engine/engine.js';
 import type { Instance, InstanceOptions } from '../engine/instance.js';
 
-/** One pooled instance with its stage function planned once. */
+/** One pooled instance with its stage function checked once. */
 export interface PoolSlot {
   instance: Instance;
-  call: (data: Uint8Array) => Uint8Array[];
+  /** the stage function's outputs: null for none, the output for one, an array for several (Instance.callFlat) */
+  call: (data: Uint8Array) => Uint8Array | Uint8Array[] | null;
 }
 
 /**
@@ -48,6 +49,8 @@ export class InlinePool {
 
   #make(): PoolSlot {
     const instance = this.engine.getInstanceSync(this.plugin, this.options);
-    return { instance, call: instance.func(this.fn, { params: ['bytes'], result: 'outputs' }) };
+    const fn = this.fn;
+    instance.func(fn, { params: ['bytes'], result: 'outputs' }); // a signature mismatch fails here, not on the first message
+    return { instance, call: (data) => instance.callFlat(fn, data) };
   }
 }

@@ -2,9 +2,11 @@ import { Observable } from 'rxjs';
 import { FireAndForget } from './delivery.js';
 import type { Headers } from './headers.js';
 import { subjectMatches } from './subjects.js';
-import type { Delivery, InputSpec, Message, Publisher, Source, Transport } from './transport.js';
+import type { Delivery, InputSpec, Publisher, Source, Transport } from './transport.js';
 
-type Handler = (message: Message) => void;
+// Handlers get a Delivery, settled with no-ops: the embedded source passes the bus's one object
+// per message straight on to its pipeline instead of wrapping it in another.
+type Handler = (message: Delivery) => void;
 interface Subscription {
   pattern: string;
   queue: string | undefined;
@@ -36,11 +38,13 @@ export class EmbeddedBus {
   publish(subject: string, data: Uint8Array, headers?: Headers): void {
     const route = this.#routes.get(subject) ?? this.#route(subject);
     if (route.plain.length === 0 && route.groups.length === 0) return;
-    const message: Message = { subject, data, headers };
-    for (const sub of route.plain) sub.handler(message);
-    for (const group of route.groups) {
-      const member = group.members[group.turn.next++ % group.members.length]!;
-      member.handler(message);
+    const message = new FireAndForget(subject, data, headers); // immutable, so every subscriber shares it
+    // Indexed loops: for-of allocates an iterator and a result per step until the optimizer removes them.
+    const { plain, groups } = route;
+    for (let i = 0; i < plain.length; i++) plain[i]!.handler(message);
+    for (let i = 0; i < groups.length; i++) {
+      const group = groups[i]!;
+      group.members[group.turn.next++ % group.members.length]!.handler(message);
     }
   }
 
@@ -74,11 +78,7 @@ export class EmbeddedTransport implements Transport {
     let unsubscribe: (() => void) | undefined;
     let complete: (() => void) | undefined;
     const deliveries = new Observable<Delivery>((subscriber) => {
-      unsubscribe = this.bus.subscribe(
-        input.subject,
-        (m) => subscriber.next(new FireAndForget(m.subject, m.data, m.headers)),
-        input.queue,
-      );
+      unsubscribe = this.bus.subscribe(input.subject, (m) => subscriber.next(m), input.queue);
       complete = () => subscriber.complete();
       return () => unsubscribe?.();
     });

@@ -63,11 +63,14 @@ export class NatsTransport implements Transport {
   #js: JetStreamClient | undefined;
   #jsm: JetStreamManager | undefined;
   readonly #captured = new Map<string, Promise<boolean>>();
+  readonly #acks: AckBatch;
 
   constructor(
     readonly nc: NatsConnection,
     readonly logger: Logger,
-  ) {}
+  ) {
+    this.#acks = new AckBatch(logger, () => termTakesReason(nc.info?.version));
+  }
 
   async source(input: InputSpec): Promise<Source> {
     if (input.kind === 'subject') return this.#coreSource(input.subject, input.queue);
@@ -120,7 +123,7 @@ export class NatsTransport implements Transport {
         while (!stopping) {
           try {
             const messages = await consumer.fetch({ max_messages: batch, expires: 1000 });
-            for await (const m of messages) subscriber.next(new JetStreamDelivery(m));
+            for await (const m of messages) subscriber.next(new JetStreamDelivery(m, this.#acks));
           } catch (error) {
             if (stopping) break;
             // the server is away or busy: the connection reconnects on its own; try again shortly
@@ -212,8 +215,95 @@ export class NatsTransport implements Transport {
   }
 
   async close(): Promise<void> {
-    if (!this.nc.isClosed()) await this.nc.drain();
+    if (this.nc.isClosed()) return;
+    this.#acks.flush();
+    await this.nc.drain();
   }
+}
+
+const ACK = 0;
+const NAK = 1;
+const TERM = 2;
+
+/**
+ * Settles JetStream messages together. nats.js sends whatever is published in
+ * one synchronous run as one socket write, but a fetch's iterator hands each
+ * message over in a microtask of its own, so acks made as messages complete
+ * would go out one write each. Queued here and sent on the next turn of the
+ * event loop, the acks of everything that arrived together share a write.
+ * Each message is still settled on its own (ack, nak or term): a batch is a
+ * write, not an AckPolicy.All ack, which would also ack an earlier nak'ed message.
+ */
+export class AckBatch {
+  // Reused and never truncated, so queueing allocates nothing once they have grown to a batch.
+  readonly #msgs: (JsMsg | null)[] = [];
+  readonly #kinds: number[] = [];
+  readonly #args: (number | string)[] = [];
+  #count = 0;
+  #scheduled = false;
+  readonly #flush = (): void => this.flush();
+
+  /** termReason: whether the server reads `+TERM <reason>` (see termTakesReason) */
+  constructor(
+    readonly logger: Logger,
+    readonly termReason: () => boolean,
+  ) {}
+
+  ack(msg: JsMsg): void {
+    this.#queue(msg, ACK, 0);
+  }
+
+  nak(msg: JsMsg, delayMs: number): void {
+    this.#queue(msg, NAK, delayMs);
+  }
+
+  term(msg: JsMsg, reason: string): void {
+    this.#queue(msg, TERM, reason);
+  }
+
+  /** Sends what is queued now (also before the connection drains, so nothing queued is lost to it). */
+  flush(): void {
+    this.#scheduled = false;
+    const count = this.#count;
+    this.#count = 0;
+    let failed = 0;
+    let error: unknown;
+    for (let i = 0; i < count; i++) {
+      const msg = this.#msgs[i]!;
+      this.#msgs[i] = null;
+      try {
+        const kind = this.#kinds[i];
+        if (kind === ACK) msg.ack();
+        else if (kind === NAK) msg.nak(this.#args[i] as number);
+        else msg.term(this.termReason() ? (this.#args[i] as string) : '');
+      } catch (e) {
+        failed++;
+        error = e;
+      }
+    }
+    // the connection went away: the server redelivers what it did not hear about after ack_wait
+    if (failed > 0) this.logger.warn(`could not settle ${failed} JetStream message(s); they will be redelivered`, { error: (error as Error).message });
+  }
+
+  #queue(msg: JsMsg, kind: number, arg: number | string): void {
+    const i = this.#count++;
+    this.#msgs[i] = msg;
+    this.#kinds[i] = kind;
+    this.#args[i] = arg;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+}
+
+/**
+ * nats-server reads a reason after +TERM from 2.10 on; 2.9 takes `+TERM <reason>` for no ack at
+ * all, so a dead-lettered message came back after ack_wait and was dead-lettered again, forever.
+ */
+export function termTakesReason(serverVersion: string | undefined): boolean {
+  const [major = 0, minor = 0] = (serverVersion ?? '').split('.').map((n) => Number.parseInt(n, 10));
+  return major > 2 || (major === 2 && minor >= 10);
 }
 
 class JetStreamDelivery implements Delivery {
@@ -223,20 +313,24 @@ class JetStreamDelivery implements Delivery {
   readonly id: string;
   readonly redeliveries: number;
 
-  constructor(readonly msg: JsMsg) {
+  constructor(
+    readonly msg: JsMsg,
+    readonly acks: AckBatch,
+  ) {
     this.subject = msg.subject;
     this.data = msg.data;
     this.headers = fromNatsHeaders(msg.headers);
-    this.id = `${msg.info.stream}:${msg.info.streamSequence}`;
-    this.redeliveries = msg.info.deliveryCount - 1;
+    const info = msg.info; // parsed from the reply subject on first use, then kept by nats.js
+    this.id = `${info.stream}:${info.streamSequence}`;
+    this.redeliveries = info.deliveryCount - 1;
   }
   ack(): void {
-    this.msg.ack();
+    this.acks.ack(this.msg);
   }
   nak(delayMs: number): void {
-    this.msg.nak(delayMs);
+    this.acks.nak(this.msg, delayMs);
   }
   term(reason: string): void {
-    this.msg.term(reason);
+    this.acks.term(this.msg, reason);
   }
 }

@@ -36,4 +36,19 @@ describe('embedded bus', () => {
       ['in.b', 'y', undefined],
     ]);
   });
+
+  it('hands every subscriber one shared delivery per message, which settles as a no-op', async () => {
+    const bus = new EmbeddedBus();
+    const got: unknown[] = [];
+    bus.subscribe('s.*', (m) => got.push(m));
+    bus.subscribe('s.a', (m) => got.push(m));
+    const source = await new EmbeddedTransport(bus).source({ kind: 'subject', subject: 's.a' });
+    const first = firstValueFrom(source.deliveries);
+    bus.publish('s.a', Buffer.from('x'));
+    const delivery = await first;
+    expect(got).toEqual([delivery, delivery]);
+    expect(got[0]).toBe(got[1]);
+    expect([delivery.id, delivery.redeliveries]).toEqual([undefined, 0]);
+    expect(() => (delivery.ack(), delivery.nak(10), delivery.term('no'))).not.toThrow();
+  });
 });

@@ -4,7 +4,8 @@ import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { completeLogger } from '../../src/engine/logger.js';
 import { Headers } from '../../src/transport/headers.js';
-import { connectNats, NatsTransport } from '../../src/transport/nats.js';
+import { connectNats, NatsTransport, termTakesReason } from '../../src/transport/nats.js';
+import type { Delivery } from '../../src/transport/transport.js';
 import { NatsServer } from '../helpers/nats-server.js';
 
 const text = (d: Uint8Array) => Buffer.from(d).toString();
@@ -51,6 +52,57 @@ describe('NATS transport (real nats-server)', () => {
     ]);
     for (const d of deliveries) d.ack();
     await source.stop();
+  });
+
+  it('settles each message on its own though acks of a batch share a socket write', async () => {
+    const source = await transport.source({ kind: 'stream', stream: 'T2', consumer: 'c2', subject: 't2.in', maxAckPending: 10, ackWaitMs: 5000 });
+    const jsm = await jetstreamManager(transport.nc);
+    const js = jsm.jetstream();
+    for (const word of ['ack', 'nak', 'term', 'ack too']) await js.publish('t2.in', Buffer.from(word));
+    const protocol = (transport.nc as unknown as { protocol: { transport: { send(d: Uint8Array): void } } }).protocol;
+    const writes: string[] = [];
+    const send = protocol.transport.send.bind(protocol.transport);
+    protocol.transport.send = (d) => {
+      writes.push(Buffer.from(d).toString('latin1'));
+      send(d);
+    };
+    const got: Delivery[] = [];
+    let redelivered!: (d: Delivery) => void;
+    const again = new Promise<Delivery>((r) => (redelivered = r));
+    const subscription = source.deliveries.subscribe((d) => {
+      got.push(d);
+      if (got.length === 5) redelivered(d);
+      if (got.length !== 4) return;
+      // settled a microtask apart, as a pipeline settles messages a fetch hands over one by one
+      void (async () => {
+        got[0]!.ack();
+        await null;
+        got[1]!.nak(0);
+        await null;
+        got[2]!.term('dead-lettered');
+        await null;
+        got[3]!.ack();
+      })();
+    });
+    // only the nak'ed message comes back: the acks after it did not ack it, and the term held
+    expect(await again.then((d) => [d.id, text(d.data), d.redeliveries])).toEqual(['T2:2', 'nak', 1]);
+    protocol.transport.send = send;
+    const settled = writes.filter((w) => /\+ACK|-NAK|\+TERM/.test(w));
+    expect(settled).toHaveLength(1);
+    const term = termTakesReason(transport.nc.info?.version) ? '+TERM dead-lettered' : '+TERM';
+    expect(settled[0]!.match(/\+ACK|-NAK|\+TERM[ a-z-]*/g)).toEqual(['+ACK', '-NAK', term, '+ACK']);
+    got[4]!.ack();
+    await source.stop();
+    subscription.unsubscribe();
+    await new Promise((r) => setImmediate(r));
+    await transport.nc.flush();
+    const info = await jsm.consumers.info('T2', 'c2');
+    // nothing left to deliver or awaiting an ack: the term'ed message will not come back after ack_wait
+    expect([info.num_ack_pending, info.num_pending]).toEqual([0, 0]);
+  });
+
+  it('sends a term reason only to servers that read one', () => {
+    expect(['2.9.10', '2.10.0', '2.11.3', '3.0.0', undefined].map(termTakesReason)).toEqual([false, true, true, true, false]);
   });
 
   it('refuses a missing stream without a subject to create it', async () => {

@@ -1,13 +1,38 @@
 import type { StageStats } from '../stats.js';
-import type { Work } from '../work.js';
+import { Branch, type Work } from '../work.js';
 
-/** Sends a stage's outputs downstream with the input's subject and headers, and retires the input. */
-export function emitOutputs(work: Work, outputs: Uint8Array[], stats: StageStats, emit: (out: Work) => void): void {
-  if (outputs.length === 0) stats.dropped++;
-  for (let i = 0; i < outputs.length; i++) {
+/**
+ * Sends a stage's outputs downstream with the input's subject and headers.
+ * The input's record carries the last output: every earlier one gets a record
+ * of its own, emitted before the input's record is touched, and the input's
+ * hold on the flight passes to the last output (or is released when there is none).
+ */
+export function emitOutputs(work: Work, outputs: readonly Uint8Array[], stats: StageStats, emit: (out: Work) => void): void {
+  const last = outputs.length - 1;
+  if (last < 0) {
+    stats.dropped++;
+    work.flight.release();
+    return;
+  }
+  for (let i = 0; i < last; i++) {
     stats.out++;
     work.flight.hold();
-    emit({ flight: work.flight, subject: work.subject, headers: work.headers, data: outputs[i]! });
+    emit(new Branch(work.flight, work.subject, work.headers, outputs[i]!));
   }
-  work.flight.release();
+  stats.out++;
+  work.data = outputs[last]!;
+  emit(work);
 }
+
+/** emitOutputs for a call's flat result (see Instance.callFlat): one output allocates nothing. */
+export function emitResult(work: Work, result: Uint8Array | readonly Uint8Array[] | null, stats: StageStats, emit: (out: Work) => void): void {
+  if (result instanceof Uint8Array) {
+    stats.out++;
+    work.data = result;
+    emit(work);
+  } else {
+    emitOutputs(work, result ?? NONE, stats, emit);
+  }
+}
+
+const NONE: readonly Uint8Array[] = [];

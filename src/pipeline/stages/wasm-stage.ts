@@ -3,7 +3,7 @@ import type { Engine } from '../../engine/engine.js';
 import { WaspError } from '../../engine/errors.js';
 import { matchesAny } from '../../transport/subjects.js';
 import { operate } from '../operate.js';
-import { emitOutputs } from './outputs.js';
+import { emitResult } from './outputs.js';
 import { InlinePool } from '../pool.js';
 import type { StageStats } from '../stats.js';
 import type { Work } from '../work.js';
@@ -27,7 +27,8 @@ export interface StageHost {
 /**
  * A Wasm plugin function as an RxJS operator: each message is one call on an
  * instance from the stage's pool; its outputs (none, one or several) go on
- * downstream with the input's subject and headers.
+ * downstream with the input's subject and headers. A single output travels on
+ * in the input's record: per message and stage, the output's copy is the only allocation.
  */
 export function wasmStage(engine: Engine, spec: WasmStageSpec, stats: StageStats, host: StageHost): { operator: OperatorFunction<Work, Work>; close(): void } {
   let current: Work | null = null;
@@ -45,11 +46,11 @@ export function wasmStage(engine: Engine, spec: WasmStageSpec, stats: StageStats
   const operator = operate<Work, Work>((work, emit) => {
     stats.in++;
     const slot = pool.take();
-    let outputs: Uint8Array[];
+    let result: Uint8Array | Uint8Array[] | null;
     current = work;
     slot.instance.setMessage(work.subject, work.headers);
     try {
-      outputs = slot.call(work.data);
+      result = slot.call(work.data);
     } catch (error) {
       current = null;
       stats.failed++;
@@ -59,7 +60,7 @@ export function wasmStage(engine: Engine, spec: WasmStageSpec, stats: StageStats
       return;
     }
     current = null;
-    emitOutputs(work, outputs, stats, emit);
+    emitResult(work, result, stats, emit);
   });
   return { operator, close: () => pool.close() };
 }
