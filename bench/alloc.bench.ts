@@ -14,7 +14,7 @@
 // to the function that made it (but escape analysis removes less, so the total may be higher).
 // Allocation folding is off in both: it changes how allocations are grouped, not what is allocated.
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -184,7 +184,8 @@ async function child(): Promise<void> {
   process.stdout.write(JSON.stringify(results));
 }
 
-function parent(): void {
+async function parent(): Promise<void> {
+  const runs: { mode: string; results: Result[] }[] = [];
   const script = fileURLToPath(import.meta.url);
   const modes = [
     { name: 'as it runs (inlined callees charged to their caller)', flags: [] as string[] },
@@ -199,6 +200,7 @@ function parent(): void {
     });
     if (run.status !== 0) throw new Error(`alloc bench child failed:\n${run.stderr}`);
     const results = JSON.parse(run.stdout) as Result[];
+    runs.push({ mode: mode.name, results });
     console.log(`\n== ${mode.name}`);
     console.table(results.map(({ sites: _, ...r }) => r));
     for (const r of results) {
@@ -206,7 +208,10 @@ function parent(): void {
       console.table(r.sites.slice(0, 15));
     }
   }
+  await mkdir(`${root}bench/results`, { recursive: true });
+  await writeFile(`${root}bench/results/alloc.json`, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, messages: N, bytes: SIZE, runs }, null, 2)}\n`);
+  console.log('written to bench/results/alloc.json');
 }
 
 if (process.env[CHILD]) await child();
-else parent();
+else await parent();
