@@ -71,6 +71,9 @@ interface Entry {
   readonly hasStatus: boolean;
   /** the export's parameters are exactly one (ptr, len) pair */
   readonly isBlockCall: boolean;
+  /** up to three i32/f32/f64 parameters: numbers pass straight through (see #call0..#call3) */
+  readonly isPlain: boolean;
+  readonly arity: number;
   /** the fast handle for a numbers-only export (see #numericHandle), null when it has none */
   numeric: ((...args: number[]) => unknown) | null;
 }
@@ -193,18 +196,18 @@ export class Instance {
 
   /** Calls an export and returns its own return value (an i64 as bigint; undefined when it returns nothing). */
   call(name: string, ...args: Arg[]): number | bigint | undefined {
-    const entry = this.#entry(name, MODE_NUMBER);
-    const numeric = entry.numeric;
-    if (numeric !== null && args.length === entry.type.params.length) {
+    const entry = this.#entry(name);
+    // Spelled out per arity: the private methods are fixed call targets the JIT inlines, where a per-export closure is not.
+    if (entry.isPlain && args.length === entry.arity) {
       switch (args.length) {
         case 0:
-          return numeric() as number | undefined;
+          return this.#call0(entry) as number | undefined;
         case 1:
-          return numeric(args[0] as number) as number | undefined;
+          return this.#call1(entry, args[0] as number) as number | undefined;
         case 2:
-          return numeric(args[0] as number, args[1] as number) as number | undefined;
+          return this.#call2(entry, args[0] as number, args[1] as number) as number | undefined;
         default:
-          return numeric(args[0] as number, args[1] as number, args[2] as number) as number | undefined;
+          return this.#call3(entry, args[0] as number, args[1] as number, args[2] as number) as number | undefined;
       }
     }
     return this.#invoke(entry, args, MODE_NUMBER) as number | bigint | undefined;
@@ -212,7 +215,7 @@ export class Instance {
 
   /** Calls an export that hands back its result through wasp.output: the output as text, null when it gave none. */
   callString(name: string, arg?: Arg, ...more: Arg[]): string | null {
-    const entry = this.#entry(name, MODE_STRING);
+    const entry = this.#statusEntry(name);
     if (more.length === 0 && entry.isBlockCall && arg !== undefined) this.#callBlock(entry, arg, MODE_STRING);
     else this.#invoke(entry, arg === undefined ? more : [arg, ...more], MODE_STRING);
     return this.#single() as string | null;
@@ -220,7 +223,7 @@ export class Instance {
 
   /** Like callString, for bytes. */
   callBytes(name: string, arg?: Arg, ...more: Arg[]): Uint8Array | null {
-    const entry = this.#entry(name, MODE_BYTES);
+    const entry = this.#statusEntry(name);
     if (more.length === 0 && entry.isBlockCall && arg !== undefined) this.#callBlock(entry, arg, MODE_BYTES);
     else this.#invoke(entry, arg === undefined ? more : [arg, ...more], MODE_BYTES);
     return this.#single() as Uint8Array | null;
@@ -231,13 +234,13 @@ export class Instance {
    * every output in order, and the message set with wasp.error, if any.
    */
   callRaw(name: string, ...args: Arg[]): RawResult {
-    const value = this.#invoke(this.#entry(name, MODE_NUMBER), args, MODE_NUMBER) as RawResult['value'];
+    const value = this.#invoke(this.#entry(name), args, MODE_NUMBER) as RawResult['value'];
     return { value, outputs: this.#all() as Uint8Array[], errorMessage: this.#errorMessage };
   }
 
   /** Every output of the call, in order: none, one, or several (a flatMap). */
   callOutputs(name: string, ...args: Arg[]): Uint8Array[] {
-    this.#invoke(this.#entry(name, MODE_BYTES), args, MODE_BYTES);
+    this.#invoke(this.#statusEntry(name), args, MODE_BYTES);
     return this.#all() as Uint8Array[];
   }
 
@@ -248,7 +251,7 @@ export class Instance {
    */
   func<R extends ResultKind>(name: string, spec: FuncSpec<R>): (...args: Arg[]) => ResultOf<R> {
     const mode = spec.result === 'string' ? MODE_STRING : spec.result === 'number' || spec.result === 'void' ? MODE_NUMBER : MODE_BYTES;
-    const entry = this.#entry(name, mode);
+    const entry = mode === MODE_NUMBER ? this.#entry(name) : this.#statusEntry(name);
     checkSpec(entry, spec, this.#context());
     const result = spec.result;
     if (result === 'number' || result === 'void') {
@@ -311,88 +314,116 @@ export class Instance {
     return { plugin: this.#plugin.name, function: this.#function };
   }
 
-  #entry(name: string, mode: Mode): Entry {
+  #entry(name: string): Entry {
     // Callers mostly repeat one function: a pointer compare beats a Map lookup.
-    let entry = name === this.#lastEntry?.name ? this.#lastEntry : this.#entries.get(name);
+    const last = this.#lastEntry;
+    return last !== undefined && last.name === name ? last : this.#lookup(name);
+  }
+
+  /** An entry for a string or bytes call, whose return value is the status. */
+  #statusEntry(name: string): Entry {
+    const entry = this.#entry(name);
+    if (!entry.hasStatus) throw this.#noStatus(entry);
+    return entry;
+  }
+
+  #lookup(name: string): Entry {
+    let entry = this.#entries.get(name);
     if (entry === undefined) {
       if (this.#removed) throw new InstanceStateError(`plugin ${this.#plugin.name}: instance was removed`, this.#context());
       const type = this.#plugin.functionType(name);
+      const params = type.params;
       entry = {
         name,
         fn: this.#exports[name] as Entry['fn'],
         type,
         hasStatus: type.results.length === 1 && type.results[0] === 'i32',
-        isBlockCall: type.params.length === 2 && type.params[0] === 'i32' && type.params[1] === 'i32',
+        isBlockCall: params.length === 2 && params[0] === 'i32' && params[1] === 'i32',
+        isPlain: params.length <= 3 && params.every((p) => p === 'i32' || p === 'f32' || p === 'f64'),
+        arity: params.length,
         numeric: null,
       };
-      entry.numeric = this.#numericHandle(entry) ?? null;
+      entry.numeric = this.#numericHandle(entry);
       this.#entries.set(name, entry);
     }
     this.#lastEntry = entry;
-    if (mode !== MODE_NUMBER && !entry.hasStatus) {
-      throw new SignatureError(
-        `plugin ${this.#plugin.name}: ${name} has type ${formatType(entry.type)}; a string or bytes call needs an i32 status result`,
-        { plugin: this.#plugin.name, function: name },
-      );
-    }
     return entry;
   }
 
-  /**
-   * For exports taking up to three i32/f32/f64: a handle that passes numbers
-   * straight through, with the call bookkeeping and nothing else.
-   */
-  #numericHandle(entry: Entry): ((...args: number[]) => unknown) | undefined {
-    const params = entry.type.params;
-    if (params.length > 3 || params.some((p) => p !== 'i32' && p !== 'f32' && p !== 'f64')) return undefined;
-    const fn = entry.fn;
-    const bad = (args: unknown[]): SignatureError => this.#badArg(entry, args.findIndex((a) => typeof a !== 'number'), args.find((a) => typeof a !== 'number'));
-    let result: unknown;
-    switch (params.length) {
+  #noStatus(entry: Entry): SignatureError {
+    return new SignatureError(
+      `plugin ${this.#plugin.name}: ${entry.name} has type ${formatType(entry.type)}; a string or bytes call needs an i32 status result`,
+      { plugin: this.#plugin.name, function: entry.name },
+    );
+  }
+
+  /** For a plain export (see Entry.isPlain): a handle that passes numbers straight through. */
+  #numericHandle(entry: Entry): ((...args: number[]) => unknown) | null {
+    if (!entry.isPlain) return null;
+    switch (entry.arity) {
       case 0:
-        return () => {
-          this.#enter(entry, MODE_NUMBER);
-          try {
-            result = fn();
-          } catch (error) {
-            throw this.#abort(error, true);
-          }
-          return this.#leave(result, MODE_NUMBER);
-        };
+        return () => this.#call0(entry);
       case 1:
-        return (a: number) => {
-          if (typeof a !== 'number') throw bad([a]);
-          this.#enter(entry, MODE_NUMBER);
-          try {
-            result = fn(a);
-          } catch (error) {
-            throw this.#abort(error, true);
-          }
-          return this.#leave(result, MODE_NUMBER);
-        };
+        return (a: number) => this.#call1(entry, a);
       case 2:
-        return (a: number, b: number) => {
-          if (typeof a !== 'number' || typeof b !== 'number') throw bad([a, b]);
-          this.#enter(entry, MODE_NUMBER);
-          try {
-            result = fn(a, b);
-          } catch (error) {
-            throw this.#abort(error, true);
-          }
-          return this.#leave(result, MODE_NUMBER);
-        };
+        return (a: number, b: number) => this.#call2(entry, a, b);
       default:
-        return (a: number, b: number, c: number) => {
-          if (typeof a !== 'number' || typeof b !== 'number' || typeof c !== 'number') throw bad([a, b, c]);
-          this.#enter(entry, MODE_NUMBER);
-          try {
-            result = fn(a, b, c);
-          } catch (error) {
-            throw this.#abort(error, true);
-          }
-          return this.#leave(result, MODE_NUMBER);
-        };
+        return (a: number, b: number, c: number) => this.#call3(entry, a, b, c);
     }
+  }
+
+  // One per arity, with the call bookkeeping and nothing else; one try and no finally (a finally costs more than the call).
+  #call0(entry: Entry): unknown {
+    this.#enter(entry, MODE_NUMBER);
+    let result: unknown;
+    try {
+      result = entry.fn();
+    } catch (error) {
+      throw this.#abort(error, true);
+    }
+    return this.#leave(result, MODE_NUMBER);
+  }
+
+  #call1(entry: Entry, a: number): unknown {
+    if (typeof a !== 'number') throw this.#badNumbers(entry, [a]);
+    this.#enter(entry, MODE_NUMBER);
+    let result: unknown;
+    try {
+      result = entry.fn(a);
+    } catch (error) {
+      throw this.#abort(error, true);
+    }
+    return this.#leave(result, MODE_NUMBER);
+  }
+
+  #call2(entry: Entry, a: number, b: number): unknown {
+    if (typeof a !== 'number' || typeof b !== 'number') throw this.#badNumbers(entry, [a, b]);
+    this.#enter(entry, MODE_NUMBER);
+    let result: unknown;
+    try {
+      result = entry.fn(a, b);
+    } catch (error) {
+      throw this.#abort(error, true);
+    }
+    return this.#leave(result, MODE_NUMBER);
+  }
+
+  #call3(entry: Entry, a: number, b: number, c: number): unknown {
+    if (typeof a !== 'number' || typeof b !== 'number' || typeof c !== 'number') throw this.#badNumbers(entry, [a, b, c]);
+    this.#enter(entry, MODE_NUMBER);
+    let result: unknown;
+    try {
+      result = entry.fn(a, b, c);
+    } catch (error) {
+      throw this.#abort(error, true);
+    }
+    return this.#leave(result, MODE_NUMBER);
+  }
+
+  /** The error for the first argument of a plain call that is not a number. */
+  #badNumbers(entry: Entry, args: unknown[]): SignatureError {
+    const index = args.findIndex((a) => typeof a !== 'number');
+    return this.#badArg(entry, index, args[index]);
   }
 
   #enter(entry: Entry, mode: Mode): void {
