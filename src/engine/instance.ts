@@ -78,6 +78,11 @@ interface Entry {
   numeric: ((...args: number[]) => unknown) | null;
 }
 
+// The instance's state as bits, so a call checks it with one compare.
+const IDLE = 0;
+const BUSY = 1;
+const REMOVED = 2;
+
 const MODE_NUMBER = 0;
 const MODE_BYTES = 1;
 const MODE_STRING = 2;
@@ -98,16 +103,16 @@ export class Instance {
   readonly #onEmit: EmitHandler | undefined;
   readonly #wasi: WASI | undefined;
   readonly #memory: PluginMemory | undefined;
+  /** wasp_alloc, when the plugin also exports memory to put the blocks in; see #noAllocator */
   readonly #alloc: ((size: number) => number) | undefined;
-  readonly #free: ((ptr: number, size: number) => void) | undefined;
+  readonly #free: (ptr: number, size: number) => void;
   readonly #exports: WebAssembly.Exports;
   readonly #entries = new Map<string, Entry>();
   #lastEntry: Entry | undefined;
   readonly #maxOutput: number;
 
   // Per-call state, reset at the start of each call; kept in fields so the hot path allocates nothing.
-  #removed = false;
-  #busy = false;
+  #state = IDLE;
   #function = '';
   #mode: Mode = MODE_NUMBER;
   #first: Output | null = null;
@@ -164,8 +169,8 @@ export class Instance {
     this.#exports = wasm.exports;
     const memory = wasm.exports.memory;
     this.#memory = memory instanceof WebAssembly.Memory ? new PluginMemory(memory) : undefined;
-    this.#alloc = asFunction(wasm.exports.wasp_alloc) as ((size: number) => number) | undefined;
-    this.#free = asFunction(wasm.exports.wasp_free) as ((ptr: number, size: number) => void) | undefined;
+    this.#alloc = this.#memory === undefined ? undefined : (asFunction(wasm.exports.wasp_alloc) as ((size: number) => number) | undefined);
+    this.#free = (asFunction(wasm.exports.wasp_free) as ((ptr: number, size: number) => void) | undefined) ?? noFree;
 
     const initialize = asFunction(wasm.exports._initialize);
     if (initialize !== undefined) {
@@ -191,7 +196,7 @@ export class Instance {
   }
 
   get removed(): boolean {
-    return this.#removed;
+    return (this.#state & REMOVED) !== 0;
   }
 
   /** Calls an export and returns its own return value (an i64 as bigint; undefined when it returns nothing). */
@@ -302,8 +307,8 @@ export class Instance {
 
   /** Releases the instance; later calls fail with InstanceStateError. */
   remove(): void {
-    if (this.#removed) return;
-    this.#removed = true;
+    if (this.removed) return;
+    this.#state |= REMOVED;
     this.#entries.clear();
     this.#lastEntry = undefined;
     this.#first = this.#rest = null;
@@ -330,7 +335,7 @@ export class Instance {
   #lookup(name: string): Entry {
     let entry = this.#entries.get(name);
     if (entry === undefined) {
-      if (this.#removed) throw new InstanceStateError(`plugin ${this.#plugin.name}: instance was removed`, this.#context());
+      if (this.removed) throw new InstanceStateError(`plugin ${this.#plugin.name}: instance was removed`, this.#context());
       const type = this.#plugin.functionType(name);
       const params = type.params;
       entry = {
@@ -427,8 +432,8 @@ export class Instance {
   }
 
   #enter(entry: Entry, mode: Mode): void {
-    if (this.#busy || this.#removed) throw this.#stateError(entry.name);
-    this.#busy = true;
+    if (this.#state !== IDLE) throw this.#stateError(entry.name);
+    this.#state = BUSY;
     this.#function = entry.name;
     this.#mode = mode;
     this.#count = 0;
@@ -437,8 +442,7 @@ export class Instance {
   }
 
   #leave(result: unknown, mode: Mode): unknown {
-    this.#busy = false;
-    if (this.#blockCount !== 0) this.#freeBlocks();
+    this.#state &= REMOVED; // a callback may have removed the instance during the call
     if (this.#pending !== null) throw this.#abort(this.#pending, false);
     if (mode !== MODE_NUMBER && result !== 0) {
       throw this.#abort(new PluginCallError(result as number, this.#errorMessage, this.#context()), false);
@@ -448,16 +452,27 @@ export class Instance {
 
   /** The common stage shape, one string or bytes as (ptr, len), without the general marshalling loop. */
   #callBlock(entry: Entry, arg: Arg, mode: Mode): void {
-    if (typeof arg !== 'string' && !(arg instanceof Uint8Array)) throw this.#badArg(entry, 0, arg);
     this.#enter(entry, mode);
     let size = 0;
     let ptr = 0;
     let result: unknown;
     let inPlugin = false;
     try {
-      if (arg.length !== 0) {
-        size = typeof arg === 'string' ? Buffer.byteLength(arg, 'utf8') : arg.length;
-        ptr = this.#copyIn(arg, size);
+      // One branch per type, so each reads .length from one kind of object.
+      if (typeof arg === 'string') {
+        if (arg.length !== 0) {
+          size = Buffer.byteLength(arg, 'utf8');
+          ptr = this.#allocateInput(size);
+          this.#memory!.writeUtf8(arg, ptr, size);
+        }
+      } else if (arg instanceof Uint8Array) {
+        size = arg.length;
+        if (size !== 0) {
+          ptr = this.#allocateInput(size);
+          this.#memory!.bytes().set(arg, ptr);
+        }
+      } else {
+        throw this.#badArg(entry, 0, arg);
       }
       inPlugin = true;
       result = entry.fn(ptr, size);
@@ -481,12 +496,13 @@ export class Instance {
     } catch (error) {
       throw this.#abort(error, inPlugin || !(error instanceof WaspError));
     }
+    if (this.#blockCount !== 0) this.#freeBlocks();
     return this.#leave(result, mode);
   }
 
   /** Ends a failed call: drops its outputs, frees its inputs, and marks the instance when the plugin was unwound. */
   #abort(error: unknown, inPlugin: boolean): WaspError {
-    this.#busy = false;
+    this.#state &= REMOVED;
     this.#first = this.#rest = null;
     this.#count = 0;
     const failure = inPlugin ? this.#unwound(error) : (error as WaspError);
@@ -554,21 +570,24 @@ export class Instance {
     );
   }
 
+  /** A block of `size` bytes from wasp_alloc, checked to lie inside memory. */
   #allocateInput(size: number): number {
     const alloc = this.#alloc;
-    if (alloc === undefined || this.#memory === undefined) {
-      throw new AllocationError(
-        `plugin ${this.#plugin.name}: cannot pass strings or bytes: the plugin exports no ${alloc === undefined ? 'wasp_alloc' : 'memory'}`,
-        this.#context(),
-      );
-    }
+    if (alloc === undefined) throw this.#noAllocator();
     // A trap in wasp_alloc propagates: callers treat any non-Wasp error as the plugin unwinding.
     const ptr = alloc(size) >>> 0;
-    if (ptr === 0) throw new AllocationError(`plugin ${this.#plugin.name}: wasp_alloc(${size}) returned 0`, this.#context());
-    if (ptr + size > this.#memory.bytes().length) {
-      throw new AllocationError(`plugin ${this.#plugin.name}: wasp_alloc(${size}) returned ${ptr}, outside memory`, this.#context());
-    }
+    if (ptr === 0 || ptr + size > this.#memory!.bytes().length) throw this.#badBlock(ptr, size);
     return ptr;
+  }
+
+  #noAllocator(): AllocationError {
+    const missing = asFunction(this.#exports.wasp_alloc) === undefined ? 'wasp_alloc' : 'memory';
+    return new AllocationError(`plugin ${this.#plugin.name}: cannot pass strings or bytes: the plugin exports no ${missing}`, this.#context());
+  }
+
+  #badBlock(ptr: number, size: number): AllocationError {
+    const what = ptr === 0 ? 'returned 0' : `returned ${ptr}, outside memory`;
+    return new AllocationError(`plugin ${this.#plugin.name}: wasp_alloc(${size}) ${what}`, this.#context());
   }
 
   /** For a callback's result: a failure is recorded for the call instead of unwinding the plugin. */
@@ -596,7 +615,7 @@ export class Instance {
 
   #freeBlock(ptr: number, size: number): void {
     try {
-      this.#free?.(ptr, size);
+      this.#free(ptr, size);
     } catch (error) {
       // The call's own outcome stands; a plugin that cannot free is not to be trusted with more calls.
       this.needsReplacement = true;
@@ -620,7 +639,7 @@ export class Instance {
 
   #stateError(name: string): InstanceStateError {
     return new InstanceStateError(
-      this.#removed
+      this.removed
         ? `plugin ${this.#plugin.name}: instance was removed`
         : `plugin ${this.#plugin.name}: ${name} called while ${this.#function} is running on the same instance`,
       { plugin: this.#plugin.name, function: name },
@@ -657,7 +676,7 @@ export class Instance {
   // --- host imports (module "wasp") ---
 
   #output(ptr: number, len: number): void {
-    if (this.#pending !== null || !this.#busy) return;
+    if (this.#pending !== null || (this.#state & BUSY) === 0) return;
     const p = ptr >>> 0;
     const n = len >>> 0;
     if (n > this.#maxOutput) {
@@ -748,6 +767,8 @@ export class Instance {
     return memory.readUtf8(ptr >>> 0, (ptr >>> 0) + (len >>> 0));
   }
 }
+
+function noFree(): void {}
 
 function asFunction(value: unknown): ((...args: number[]) => unknown) | undefined {
   return typeof value === 'function' ? (value as (...args: number[]) => unknown) : undefined;
