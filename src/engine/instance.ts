@@ -221,17 +221,24 @@ export class Instance {
   /** Calls an export that hands back its result through wasp.output: the output as text, null when it gave none. */
   callString(name: string, arg?: Arg, ...more: Arg[]): string | null {
     const entry = this.#statusEntry(name);
-    if (more.length === 0 && entry.isBlockCall && arg !== undefined) this.#callBlock(entry, arg, MODE_STRING);
-    else this.#invoke(entry, arg === undefined ? more : [arg, ...more], MODE_STRING);
+    if (more.length === 0 && entry.isBlockCall && typeof arg === 'string') this.#callWithString(entry, arg, MODE_STRING);
+    else this.#callAny(entry, arg, more, MODE_STRING);
     return this.#single() as string | null;
   }
 
   /** Like callString, for bytes. */
   callBytes(name: string, arg?: Arg, ...more: Arg[]): Uint8Array | null {
     const entry = this.#statusEntry(name);
-    if (more.length === 0 && entry.isBlockCall && arg !== undefined) this.#callBlock(entry, arg, MODE_BYTES);
-    else this.#invoke(entry, arg === undefined ? more : [arg, ...more], MODE_BYTES);
+    if (more.length === 0 && entry.isBlockCall && arg instanceof Uint8Array) this.#callWithBytes(entry, arg, MODE_BYTES);
+    else this.#callAny(entry, arg, more, MODE_BYTES);
     return this.#single() as Uint8Array | null;
+  }
+
+  // The hot paths above stay small because the JIT inlines only so much bytecode into a
+  // caller's loop; everything off the common shape goes through here.
+  #callAny(entry: Entry, arg: Arg | undefined, more: Arg[], mode: Mode): void {
+    if (more.length === 0 && entry.isBlockCall && arg !== undefined) this.#callBlock(entry, arg, mode);
+    else this.#invoke(entry, arg === undefined ? more : [arg, ...more], mode);
   }
 
   /**
@@ -444,44 +451,66 @@ export class Instance {
   #leave(result: unknown, mode: Mode): unknown {
     this.#state &= REMOVED; // a callback may have removed the instance during the call
     if (this.#pending !== null) throw this.#abort(this.#pending, false);
-    if (mode !== MODE_NUMBER && result !== 0) {
-      throw this.#abort(new PluginCallError(result as number, this.#errorMessage, this.#context()), false);
-    }
+    if (mode !== MODE_NUMBER && result !== 0) throw this.#failed(result as number);
     return result;
+  }
+
+  #failed(status: number): WaspError {
+    return this.#abort(new PluginCallError(status, this.#errorMessage, this.#context()), false);
   }
 
   /** The common stage shape, one string or bytes as (ptr, len), without the general marshalling loop. */
   #callBlock(entry: Entry, arg: Arg, mode: Mode): void {
+    if (typeof arg === 'string') this.#callWithString(entry, arg, mode);
+    else if (arg instanceof Uint8Array) this.#callWithBytes(entry, arg, mode);
+    else throw this.#badArg(entry, 0, arg);
+  }
+
+  // #callWithBytes and #callWithString differ only in how the block is filled. They are
+  // kept apart so that each stays small enough for the JIT to inline whole into its caller
+  // and reads .length from one kind of object.
+  #callWithBytes(entry: Entry, bytes: Uint8Array, mode: Mode): void {
+    this.#enter(entry, mode);
+    const size = bytes.length;
+    let ptr = 0;
+    let result: unknown;
+    try {
+      if (size !== 0) ptr = this.#bytesIn(bytes, size);
+      result = entry.fn(ptr, size);
+    } catch (error) {
+      throw this.#abortBlock(error, ptr, size);
+    }
+    if (ptr !== 0) this.#freeBlock(ptr, size);
+    this.#leave(result, mode);
+  }
+
+  #callWithString(entry: Entry, text: string, mode: Mode): void {
     this.#enter(entry, mode);
     let size = 0;
     let ptr = 0;
     let result: unknown;
-    let inPlugin = false;
     try {
-      // One branch per type, so each reads .length from one kind of object.
-      if (typeof arg === 'string') {
-        if (arg.length !== 0) {
-          size = Buffer.byteLength(arg, 'utf8');
-          ptr = this.#allocateInput(size);
-          this.#memory!.writeUtf8(arg, ptr, size);
-        }
-      } else if (arg instanceof Uint8Array) {
-        size = arg.length;
-        if (size !== 0) {
-          ptr = this.#allocateInput(size);
-          this.#memory!.bytes().set(arg, ptr);
-        }
-      } else {
-        throw this.#badArg(entry, 0, arg);
+      if (text.length !== 0) {
+        size = Buffer.byteLength(text, 'utf8');
+        ptr = this.#stringIn(text, size);
       }
-      inPlugin = true;
       result = entry.fn(ptr, size);
     } catch (error) {
-      if (ptr !== 0) this.#freeBlock(ptr, size);
-      throw this.#abort(error, inPlugin || !(error instanceof WaspError));
+      throw this.#abortBlock(error, ptr, size);
     }
     if (ptr !== 0) this.#freeBlock(ptr, size);
     this.#leave(result, mode);
+  }
+
+  /**
+   * Ends a block call that threw. The block is in place (ptr set) once the
+   * copy-in succeeded, so an error with ptr still 0 and a non-empty input came
+   * from the copy-in: an AllocationError of ours, or wasp_alloc trapping.
+   */
+  #abortBlock(error: unknown, ptr: number, size: number): WaspError {
+    if (ptr !== 0) this.#freeBlock(ptr, size);
+    const inPlugin = ptr !== 0 || size === 0 || !(error instanceof WaspError);
+    return this.#abort(error, inPlugin);
   }
 
   #invoke(entry: Entry, args: readonly Arg[], mode: Mode): unknown {
@@ -556,9 +585,18 @@ export class Instance {
 
   /** A block from wasp_alloc holding the string (UTF-8, `size` bytes) or the bytes. */
   #copyIn(arg: string | Uint8Array, size: number): number {
+    return typeof arg === 'string' ? this.#stringIn(arg, size) : this.#bytesIn(arg, size);
+  }
+
+  #bytesIn(bytes: Uint8Array, size: number): number {
     const ptr = this.#allocateInput(size);
-    if (typeof arg === 'string') this.#memory!.writeUtf8(arg, ptr, size);
-    else this.#memory!.bytes().set(arg, ptr);
+    this.#memory!.bytes().set(bytes, ptr);
+    return ptr;
+  }
+
+  #stringIn(text: string, size: number): number {
+    const ptr = this.#allocateInput(size);
+    this.#memory!.writeUtf8(text, ptr, size);
     return ptr;
   }
 
@@ -617,10 +655,14 @@ export class Instance {
     try {
       this.#free(ptr, size);
     } catch (error) {
-      // The call's own outcome stands; a plugin that cannot free is not to be trusted with more calls.
-      this.needsReplacement = true;
-      this.#logger.error('wasp_free trapped', { plugin: this.#plugin.name, function: this.#function, error: describe(error) });
+      this.#freeTrapped(error);
     }
+  }
+
+  #freeTrapped(error: unknown): void {
+    // The call's own outcome stands; a plugin that cannot free is not to be trusted with more calls.
+    this.needsReplacement = true;
+    this.#logger.error('wasp_free trapped', { plugin: this.#plugin.name, function: this.#function, error: describe(error) });
   }
 
   /** An exception came out of the plugin: a trap, or a host function that threw through it. */
@@ -654,17 +696,19 @@ export class Instance {
   }
 
   #single(): Output | null {
-    if (this.#count > 1) {
-      const count = this.#count;
-      this.#first = this.#rest = null;
-      throw new UnexpectedOutputsError(
-        `plugin ${this.#plugin.name}: ${this.#function} gave ${count} outputs where one was expected; use callOutputs`,
-        this.#context(),
-      );
-    }
-    const out = this.#count === 0 ? null : this.#first;
+    const count = this.#count;
+    if (count > 1) throw this.#tooMany(count);
+    const out = count === 0 ? null : this.#first;
     this.#first = null;
     return out;
+  }
+
+  #tooMany(count: number): UnexpectedOutputsError {
+    this.#first = this.#rest = null;
+    return new UnexpectedOutputsError(
+      `plugin ${this.#plugin.name}: ${this.#function} gave ${count} outputs where one was expected; use callOutputs`,
+      this.#context(),
+    );
   }
 
   #all(): Output[] {
@@ -679,26 +723,23 @@ export class Instance {
     if (this.#pending !== null || (this.#state & BUSY) === 0) return;
     const p = ptr >>> 0;
     const n = len >>> 0;
-    if (n > this.#maxOutput) {
-      this.#record(
-        new OutputLimitError(
-          `plugin ${this.#plugin.name}: ${this.#function} gave a ${n}-byte output, over the ${this.#maxOutput}-byte limit`,
-          this.#context(),
-        ),
-      );
-      return;
-    }
     const memory = this.#memory;
-    const bytes = memory === undefined ? undefined : memory.bytes();
-    if (bytes === undefined || p + n > bytes.length) {
-      this.#record(outOfBounds(p, n, bytes?.length ?? 0, 'wasp.output', this.#context()));
-      return;
-    }
-    const value = this.#mode === MODE_STRING ? memory!.readUtf8(p, p + n) : copyOut(bytes, p, n);
+    if (memory === undefined || n > this.#maxOutput || p + n > memory.bytes().length) return this.#badOutput(p, n);
+    const value = this.#mode === MODE_STRING ? memory.readUtf8(p, p + n) : copyOut(memory.bytes(), p, n);
     if (this.#count++ === 0) {
       this.#first = value;
       this.#rest = null;
     } else (this.#rest ??= []).push(value);
+  }
+
+  /** Records why an output was refused: over the limit, or outside memory. */
+  #badOutput(p: number, n: number): void {
+    if (n > this.#maxOutput) {
+      const message = `plugin ${this.#plugin.name}: ${this.#function} gave a ${n}-byte output, over the ${this.#maxOutput}-byte limit`;
+      this.#record(new OutputLimitError(message, this.#context()));
+    } else {
+      this.#record(outOfBounds(p, n, this.memoryBytes, 'wasp.output', this.#context()));
+    }
   }
 
   #error(ptr: number, len: number): void {
