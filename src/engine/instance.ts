@@ -63,6 +63,8 @@ type ResultOf<R extends ResultKind> = R extends 'string'
         ? number | bigint
         : undefined;
 
+// The hot paths test these flags with `=== true`: the JIT cannot tell that the
+// fields hold booleans, and a bare truthiness test compiles to a generic ToBoolean.
 interface Entry {
   readonly name: string;
   readonly fn: (...slots: unknown[]) => unknown;
@@ -203,7 +205,7 @@ export class Instance {
   call(name: string, ...args: Arg[]): number | bigint | undefined {
     const entry = this.#entry(name);
     // Spelled out per arity: the private methods are fixed call targets the JIT inlines, where a per-export closure is not.
-    if (entry.isPlain && args.length === entry.arity) {
+    if (entry.isPlain === true && args.length === entry.arity) {
       switch (args.length) {
         case 0:
           return this.#call0(entry) as number | undefined;
@@ -221,7 +223,7 @@ export class Instance {
   /** Calls an export that hands back its result through wasp.output: the output as text, null when it gave none. */
   callString(name: string, arg?: Arg, ...more: Arg[]): string | null {
     const entry = this.#statusEntry(name);
-    if (more.length === 0 && entry.isBlockCall && typeof arg === 'string') this.#callWithString(entry, arg, MODE_STRING);
+    if (more.length === 0 && entry.isBlockCall === true && typeof arg === 'string') this.#callWithString(entry, arg, MODE_STRING);
     else this.#callAny(entry, arg, more, MODE_STRING);
     return this.#single() as string | null;
   }
@@ -229,7 +231,7 @@ export class Instance {
   /** Like callString, for bytes. */
   callBytes(name: string, arg?: Arg, ...more: Arg[]): Uint8Array | null {
     const entry = this.#statusEntry(name);
-    if (more.length === 0 && entry.isBlockCall && arg instanceof Uint8Array) this.#callWithBytes(entry, arg, MODE_BYTES);
+    if (more.length === 0 && entry.isBlockCall === true && arg instanceof Uint8Array) this.#callWithBytes(entry, arg, MODE_BYTES);
     else this.#callAny(entry, arg, more, MODE_BYTES);
     return this.#single() as Uint8Array | null;
   }
@@ -337,7 +339,7 @@ export class Instance {
     // #entry spelled out: one call level less on the hot path, which the JIT inlines only so deep.
     const last = this.#lastEntry;
     const entry = last !== undefined && last.name === name ? last : this.#lookup(name);
-    if (!entry.hasStatus) throw this.#noStatus(entry);
+    if (entry.hasStatus !== true) throw this.#noStatus(entry);
     return entry;
   }
 
@@ -478,8 +480,12 @@ export class Instance {
     let result: unknown;
     try {
       if (size !== 0) {
-        ptr = this.#allocateInput(size);
-        this.#memory!.bytes().set(bytes, ptr);
+        // One view for the bounds check and the copy: each read of a view's length checks for a detached buffer.
+        const block = this.#allocate(size);
+        const view = this.#memory!.bytes();
+        if (block + size > view.length) throw this.#badBlock(block, size);
+        view.set(bytes, block);
+        ptr = block;
       }
       result = entry.fn(ptr, size);
     } catch (error) {
@@ -616,11 +622,18 @@ export class Instance {
 
   /** A block of `size` bytes from wasp_alloc, checked to lie inside memory. */
   #allocateInput(size: number): number {
+    const ptr = this.#allocate(size);
+    if (ptr + size > this.#memory!.bytes().length) throw this.#badBlock(ptr, size);
+    return ptr;
+  }
+
+  /** A block from wasp_alloc, not yet checked against memory (the caller does that with the view it writes through). */
+  #allocate(size: number): number {
     const alloc = this.#alloc;
     if (alloc === undefined) throw this.#noAllocator();
     // A trap in wasp_alloc propagates: callers treat any non-Wasp error as the plugin unwinding.
     const ptr = alloc(size) >>> 0;
-    if (ptr === 0 || ptr + size > this.#memory!.bytes().length) throw this.#badBlock(ptr, size);
+    if (ptr === 0) throw this.#badBlock(ptr, size);
     return ptr;
   }
 
