@@ -80,10 +80,12 @@ for (const [language, path] of languages) {
   const refReverse = ref.bytes('reverse');
   const refHello = ref.string('hello');
 
+  // The targets are the issue's: a numeric call() within 2x a direct export call,
+  // string and bytes round trips within 1.2x the hand-written reference.
   plan.push({
     group: `sum, ${language}`,
     baseline: 'direct export call',
-    target: ['engine call()', 3],
+    target: ['engine call()', 2],
     tasks: [
       ['direct export call', () => direct(3, 2)],
       ['engine call()', () => inst.call('sum', 3, 2)],
@@ -93,7 +95,7 @@ for (const [language, path] of languages) {
   plan.push({
     group: `bytes 20 B round trip, ${language}`,
     baseline: 'hand-written reference',
-    target: ['engine callBytes()', 1.3],
+    target: ['engine callBytes()', 1.2],
     tasks: [
       ['hand-written reference', () => refReverse(bytes20)],
       ['engine callBytes()', () => inst.callBytes('reverse', bytes20)],
@@ -103,7 +105,7 @@ for (const [language, path] of languages) {
   plan.push({
     group: `string 20 chars round trip, ${language}`,
     baseline: 'hand-written reference',
-    target: ['engine callString()', 1.3],
+    target: ['engine callString()', 1.2],
     tasks: [
       ['hand-written reference', () => refHello(string20)],
       ['engine callString()', () => inst.callString('hello', string20)],

@@ -63,6 +63,8 @@ type ResultOf<R extends ResultKind> = R extends 'string'
         ? number | bigint
         : undefined;
 
+// The hot paths test these flags with `=== true`: the JIT cannot tell that the
+// fields hold booleans, and a bare truthiness test compiles to a generic ToBoolean.
 interface Entry {
   readonly name: string;
   readonly fn: (...slots: unknown[]) => unknown;
@@ -71,9 +73,17 @@ interface Entry {
   readonly hasStatus: boolean;
   /** the export's parameters are exactly one (ptr, len) pair */
   readonly isBlockCall: boolean;
+  /** up to three i32/f32/f64 parameters: numbers pass straight through (see #call0..#call3) */
+  readonly isPlain: boolean;
+  readonly arity: number;
   /** the fast handle for a numbers-only export (see #numericHandle), null when it has none */
   numeric: ((...args: number[]) => unknown) | null;
 }
+
+// The instance's state as bits, so a call checks it with one compare.
+const IDLE = 0;
+const BUSY = 1;
+const REMOVED = 2;
 
 const MODE_NUMBER = 0;
 const MODE_BYTES = 1;
@@ -95,16 +105,16 @@ export class Instance {
   readonly #onEmit: EmitHandler | undefined;
   readonly #wasi: WASI | undefined;
   readonly #memory: PluginMemory | undefined;
+  /** wasp_alloc, when the plugin also exports memory to put the blocks in; see #noAllocator */
   readonly #alloc: ((size: number) => number) | undefined;
-  readonly #free: ((ptr: number, size: number) => void) | undefined;
+  readonly #free: (ptr: number, size: number) => void;
   readonly #exports: WebAssembly.Exports;
   readonly #entries = new Map<string, Entry>();
   #lastEntry: Entry | undefined;
   readonly #maxOutput: number;
 
   // Per-call state, reset at the start of each call; kept in fields so the hot path allocates nothing.
-  #removed = false;
-  #busy = false;
+  #state = IDLE;
   #function = '';
   #mode: Mode = MODE_NUMBER;
   #first: Output | null = null;
@@ -161,8 +171,8 @@ export class Instance {
     this.#exports = wasm.exports;
     const memory = wasm.exports.memory;
     this.#memory = memory instanceof WebAssembly.Memory ? new PluginMemory(memory) : undefined;
-    this.#alloc = asFunction(wasm.exports.wasp_alloc) as ((size: number) => number) | undefined;
-    this.#free = asFunction(wasm.exports.wasp_free) as ((ptr: number, size: number) => void) | undefined;
+    this.#alloc = this.#memory === undefined ? undefined : (asFunction(wasm.exports.wasp_alloc) as ((size: number) => number) | undefined);
+    this.#free = (asFunction(wasm.exports.wasp_free) as ((ptr: number, size: number) => void) | undefined) ?? noFree;
 
     const initialize = asFunction(wasm.exports._initialize);
     if (initialize !== undefined) {
@@ -188,23 +198,23 @@ export class Instance {
   }
 
   get removed(): boolean {
-    return this.#removed;
+    return (this.#state & REMOVED) !== 0;
   }
 
   /** Calls an export and returns its own return value (an i64 as bigint; undefined when it returns nothing). */
   call(name: string, ...args: Arg[]): number | bigint | undefined {
-    const entry = this.#entry(name, MODE_NUMBER);
-    const numeric = entry.numeric;
-    if (numeric !== null && args.length === entry.type.params.length) {
+    const entry = this.#entry(name);
+    // Spelled out per arity: the private methods are fixed call targets the JIT inlines, where a per-export closure is not.
+    if (entry.isPlain === true && args.length === entry.arity) {
       switch (args.length) {
         case 0:
-          return numeric() as number | undefined;
+          return this.#call0(entry) as number | undefined;
         case 1:
-          return numeric(args[0] as number) as number | undefined;
+          return this.#call1(entry, args[0] as number) as number | undefined;
         case 2:
-          return numeric(args[0] as number, args[1] as number) as number | undefined;
+          return this.#call2(entry, args[0] as number, args[1] as number) as number | undefined;
         default:
-          return numeric(args[0] as number, args[1] as number, args[2] as number) as number | undefined;
+          return this.#call3(entry, args[0] as number, args[1] as number, args[2] as number) as number | undefined;
       }
     }
     return this.#invoke(entry, args, MODE_NUMBER) as number | bigint | undefined;
@@ -212,18 +222,25 @@ export class Instance {
 
   /** Calls an export that hands back its result through wasp.output: the output as text, null when it gave none. */
   callString(name: string, arg?: Arg, ...more: Arg[]): string | null {
-    const entry = this.#entry(name, MODE_STRING);
-    if (more.length === 0 && entry.isBlockCall && arg !== undefined) this.#callBlock(entry, arg, MODE_STRING);
-    else this.#invoke(entry, arg === undefined ? more : [arg, ...more], MODE_STRING);
+    const entry = this.#statusEntry(name);
+    if (more.length === 0 && entry.isBlockCall === true && typeof arg === 'string') this.#callWithString(entry, arg, MODE_STRING);
+    else this.#callAny(entry, arg, more, MODE_STRING);
     return this.#single() as string | null;
   }
 
   /** Like callString, for bytes. */
   callBytes(name: string, arg?: Arg, ...more: Arg[]): Uint8Array | null {
-    const entry = this.#entry(name, MODE_BYTES);
-    if (more.length === 0 && entry.isBlockCall && arg !== undefined) this.#callBlock(entry, arg, MODE_BYTES);
-    else this.#invoke(entry, arg === undefined ? more : [arg, ...more], MODE_BYTES);
+    const entry = this.#statusEntry(name);
+    if (more.length === 0 && entry.isBlockCall === true && arg instanceof Uint8Array) this.#callWithBytes(entry, arg, MODE_BYTES);
+    else this.#callAny(entry, arg, more, MODE_BYTES);
     return this.#single() as Uint8Array | null;
+  }
+
+  // The hot paths above stay small because the JIT inlines only so much bytecode into a
+  // caller's loop; everything off the common shape goes through here.
+  #callAny(entry: Entry, arg: Arg | undefined, more: Arg[], mode: Mode): void {
+    if (more.length === 0 && entry.isBlockCall && arg !== undefined) this.#callBlock(entry, arg, mode);
+    else this.#invoke(entry, arg === undefined ? more : [arg, ...more], mode);
   }
 
   /**
@@ -231,13 +248,13 @@ export class Instance {
    * every output in order, and the message set with wasp.error, if any.
    */
   callRaw(name: string, ...args: Arg[]): RawResult {
-    const value = this.#invoke(this.#entry(name, MODE_NUMBER), args, MODE_NUMBER) as RawResult['value'];
+    const value = this.#invoke(this.#entry(name), args, MODE_NUMBER) as RawResult['value'];
     return { value, outputs: this.#all() as Uint8Array[], errorMessage: this.#errorMessage };
   }
 
   /** Every output of the call, in order: none, one, or several (a flatMap). */
   callOutputs(name: string, ...args: Arg[]): Uint8Array[] {
-    this.#invoke(this.#entry(name, MODE_BYTES), args, MODE_BYTES);
+    this.#invoke(this.#statusEntry(name), args, MODE_BYTES);
     return this.#all() as Uint8Array[];
   }
 
@@ -259,7 +276,7 @@ export class Instance {
    */
   func<R extends ResultKind>(name: string, spec: FuncSpec<R>): (...args: Arg[]) => ResultOf<R> {
     const mode = spec.result === 'string' ? MODE_STRING : spec.result === 'number' || spec.result === 'void' ? MODE_NUMBER : MODE_BYTES;
-    const entry = this.#entry(name, mode);
+    const entry = mode === MODE_NUMBER ? this.#entry(name) : this.#statusEntry(name);
     checkSpec(entry, spec, this.#context());
     const result = spec.result;
     if (result === 'number' || result === 'void') {
@@ -310,8 +327,8 @@ export class Instance {
 
   /** Releases the instance; later calls fail with InstanceStateError. */
   remove(): void {
-    if (this.#removed) return;
-    this.#removed = true;
+    if (this.removed) return;
+    this.#state |= REMOVED;
     this.#entries.clear();
     this.#lastEntry = undefined;
     this.#first = this.#rest = null;
@@ -322,93 +339,123 @@ export class Instance {
     return { plugin: this.#plugin.name, function: this.#function };
   }
 
-  #entry(name: string, mode: Mode): Entry {
+  #entry(name: string): Entry {
     // Callers mostly repeat one function: a pointer compare beats a Map lookup.
-    let entry = name === this.#lastEntry?.name ? this.#lastEntry : this.#entries.get(name);
+    const last = this.#lastEntry;
+    return last !== undefined && last.name === name ? last : this.#lookup(name);
+  }
+
+  /** An entry for a string or bytes call, whose return value is the status. */
+  #statusEntry(name: string): Entry {
+    // #entry spelled out: one call level less on the hot path, which the JIT inlines only so deep.
+    const last = this.#lastEntry;
+    const entry = last !== undefined && last.name === name ? last : this.#lookup(name);
+    if (entry.hasStatus !== true) throw this.#noStatus(entry);
+    return entry;
+  }
+
+  #lookup(name: string): Entry {
+    let entry = this.#entries.get(name);
     if (entry === undefined) {
-      if (this.#removed) throw new InstanceStateError(`plugin ${this.#plugin.name}: instance was removed`, this.#context());
+      if (this.removed) throw new InstanceStateError(`plugin ${this.#plugin.name}: instance was removed`, this.#context());
       const type = this.#plugin.functionType(name);
+      const params = type.params;
       entry = {
         name,
         fn: this.#exports[name] as Entry['fn'],
         type,
         hasStatus: type.results.length === 1 && type.results[0] === 'i32',
-        isBlockCall: type.params.length === 2 && type.params[0] === 'i32' && type.params[1] === 'i32',
+        isBlockCall: params.length === 2 && params[0] === 'i32' && params[1] === 'i32',
+        isPlain: params.length <= 3 && params.every((p) => p === 'i32' || p === 'f32' || p === 'f64'),
+        arity: params.length,
         numeric: null,
       };
-      entry.numeric = this.#numericHandle(entry) ?? null;
+      entry.numeric = this.#numericHandle(entry);
       this.#entries.set(name, entry);
     }
     this.#lastEntry = entry;
-    if (mode !== MODE_NUMBER && !entry.hasStatus) {
-      throw new SignatureError(
-        `plugin ${this.#plugin.name}: ${name} has type ${formatType(entry.type)}; a string or bytes call needs an i32 status result`,
-        { plugin: this.#plugin.name, function: name },
-      );
-    }
     return entry;
   }
 
-  /**
-   * For exports taking up to three i32/f32/f64: a handle that passes numbers
-   * straight through, with the call bookkeeping and nothing else.
-   */
-  #numericHandle(entry: Entry): ((...args: number[]) => unknown) | undefined {
-    const params = entry.type.params;
-    if (params.length > 3 || params.some((p) => p !== 'i32' && p !== 'f32' && p !== 'f64')) return undefined;
-    const fn = entry.fn;
-    const bad = (args: unknown[]): SignatureError => this.#badArg(entry, args.findIndex((a) => typeof a !== 'number'), args.find((a) => typeof a !== 'number'));
-    let result: unknown;
-    switch (params.length) {
+  #noStatus(entry: Entry): SignatureError {
+    return new SignatureError(
+      `plugin ${this.#plugin.name}: ${entry.name} has type ${formatType(entry.type)}; a string or bytes call needs an i32 status result`,
+      { plugin: this.#plugin.name, function: entry.name },
+    );
+  }
+
+  /** For a plain export (see Entry.isPlain): a handle that passes numbers straight through. */
+  #numericHandle(entry: Entry): ((...args: number[]) => unknown) | null {
+    if (!entry.isPlain) return null;
+    switch (entry.arity) {
       case 0:
-        return () => {
-          this.#enter(entry, MODE_NUMBER);
-          try {
-            result = fn();
-          } catch (error) {
-            throw this.#abort(error, true);
-          }
-          return this.#leave(result, MODE_NUMBER);
-        };
+        return () => this.#call0(entry);
       case 1:
-        return (a: number) => {
-          if (typeof a !== 'number') throw bad([a]);
-          this.#enter(entry, MODE_NUMBER);
-          try {
-            result = fn(a);
-          } catch (error) {
-            throw this.#abort(error, true);
-          }
-          return this.#leave(result, MODE_NUMBER);
-        };
+        return (a: number) => this.#call1(entry, a);
       case 2:
-        return (a: number, b: number) => {
-          if (typeof a !== 'number' || typeof b !== 'number') throw bad([a, b]);
-          this.#enter(entry, MODE_NUMBER);
-          try {
-            result = fn(a, b);
-          } catch (error) {
-            throw this.#abort(error, true);
-          }
-          return this.#leave(result, MODE_NUMBER);
-        };
+        return (a: number, b: number) => this.#call2(entry, a, b);
       default:
-        return (a: number, b: number, c: number) => {
-          if (typeof a !== 'number' || typeof b !== 'number' || typeof c !== 'number') throw bad([a, b, c]);
-          this.#enter(entry, MODE_NUMBER);
-          try {
-            result = fn(a, b, c);
-          } catch (error) {
-            throw this.#abort(error, true);
-          }
-          return this.#leave(result, MODE_NUMBER);
-        };
+        return (a: number, b: number, c: number) => this.#call3(entry, a, b, c);
     }
   }
 
+  // One per arity, with the call bookkeeping and nothing else; one try and no finally (a finally costs more than the call).
+  #call0(entry: Entry): unknown {
+    this.#enter(entry, MODE_NUMBER);
+    let result: unknown;
+    try {
+      result = entry.fn();
+    } catch (error) {
+      throw this.#abort(error, true);
+    }
+    return this.#leave(result, MODE_NUMBER);
+  }
+
+  #call1(entry: Entry, a: number): unknown {
+    if (typeof a !== 'number') throw this.#badNumbers(entry, [a]);
+    this.#enter(entry, MODE_NUMBER);
+    let result: unknown;
+    try {
+      result = entry.fn(a);
+    } catch (error) {
+      throw this.#abort(error, true);
+    }
+    return this.#leave(result, MODE_NUMBER);
+  }
+
+  #call2(entry: Entry, a: number, b: number): unknown {
+    if (typeof a !== 'number' || typeof b !== 'number') throw this.#badNumbers(entry, [a, b]);
+    this.#enter(entry, MODE_NUMBER);
+    let result: unknown;
+    try {
+      result = entry.fn(a, b);
+    } catch (error) {
+      throw this.#abort(error, true);
+    }
+    return this.#leave(result, MODE_NUMBER);
+  }
+
+  #call3(entry: Entry, a: number, b: number, c: number): unknown {
+    if (typeof a !== 'number' || typeof b !== 'number' || typeof c !== 'number') throw this.#badNumbers(entry, [a, b, c]);
+    this.#enter(entry, MODE_NUMBER);
+    let result: unknown;
+    try {
+      result = entry.fn(a, b, c);
+    } catch (error) {
+      throw this.#abort(error, true);
+    }
+    return this.#leave(result, MODE_NUMBER);
+  }
+
+  /** The error for the first argument of a plain call that is not a number. */
+  #badNumbers(entry: Entry, args: unknown[]): SignatureError {
+    const index = args.findIndex((a) => typeof a !== 'number');
+    return this.#badArg(entry, index, args[index]);
+  }
+
   #enter(entry: Entry, mode: Mode): void {
-    if (this.#busy || this.#removed) throw this.#stateError(entry.name);
-    this.#busy = true;
+    if (this.#state !== IDLE) throw this.#stateError(entry.name);
+    this.#state = BUSY;
     this.#function = entry.name;
     this.#mode = mode;
     this.#count = 0;
@@ -417,36 +464,76 @@ export class Instance {
   }
 
   #leave(result: unknown, mode: Mode): unknown {
-    this.#busy = false;
-    if (this.#blockCount !== 0) this.#freeBlocks();
+    this.#state &= REMOVED; // a callback may have removed the instance during the call
     if (this.#pending !== null) throw this.#abort(this.#pending, false);
-    if (mode !== MODE_NUMBER && result !== 0) {
-      throw this.#abort(new PluginCallError(result as number, this.#errorMessage, this.#context()), false);
-    }
+    if (mode !== MODE_NUMBER && result !== 0) throw this.#failed(result as number);
     return result;
+  }
+
+  #failed(status: number): WaspError {
+    return this.#abort(new PluginCallError(status, this.#errorMessage, this.#context()), false);
   }
 
   /** The common stage shape, one string or bytes as (ptr, len), without the general marshalling loop. */
   #callBlock(entry: Entry, arg: Arg, mode: Mode): void {
-    if (typeof arg !== 'string' && !(arg instanceof Uint8Array)) throw this.#badArg(entry, 0, arg);
+    if (typeof arg === 'string') this.#callWithString(entry, arg, mode);
+    else if (arg instanceof Uint8Array) this.#callWithBytes(entry, arg, mode);
+    else throw this.#badArg(entry, 0, arg);
+  }
+
+  // #callWithBytes and #callWithString differ only in how the block is filled. They are
+  // kept apart so that each stays small enough for the JIT to inline whole into its caller
+  // and reads .length from one kind of object.
+  #callWithBytes(entry: Entry, bytes: Uint8Array, mode: Mode): void {
+    this.#enter(entry, mode);
+    const size = bytes.length;
+    let ptr = 0;
+    let result: unknown;
+    try {
+      if (size !== 0) {
+        // One view for the bounds check and the copy: each read of a view's length checks for a detached buffer.
+        const block = this.#allocate(size);
+        const view = this.#memory!.bytes();
+        if (block + size > view.length) throw this.#badBlock(block, size);
+        view.set(bytes, block);
+        ptr = block;
+      }
+      result = entry.fn(ptr, size);
+    } catch (error) {
+      throw this.#abortBlock(error, ptr, size);
+    }
+    if (ptr !== 0) this.#freeBlock(ptr, size);
+    this.#leave(result, mode);
+  }
+
+  #callWithString(entry: Entry, text: string, mode: Mode): void {
     this.#enter(entry, mode);
     let size = 0;
     let ptr = 0;
     let result: unknown;
-    let inPlugin = false;
     try {
-      if (arg.length !== 0) {
-        size = typeof arg === 'string' ? Buffer.byteLength(arg, 'utf8') : arg.length;
-        ptr = this.#copyIn(arg, size);
+      if (text.length !== 0) {
+        size = Buffer.byteLength(text, 'utf8');
+        ptr = this.#allocateInput(size);
+        this.#memory!.writeUtf8(text, ptr, size);
       }
-      inPlugin = true;
       result = entry.fn(ptr, size);
     } catch (error) {
-      if (ptr !== 0) this.#freeBlock(ptr, size);
-      throw this.#abort(error, inPlugin || !(error instanceof WaspError));
+      throw this.#abortBlock(error, ptr, size);
     }
     if (ptr !== 0) this.#freeBlock(ptr, size);
     this.#leave(result, mode);
+  }
+
+  /**
+   * Ends a block call that threw. The block is in place (ptr set) once the
+   * copy-in succeeded, so an error with ptr still 0 and a non-empty input came
+   * from the copy-in: an AllocationError of ours, or wasp_alloc trapping.
+   */
+  #abortBlock(error: unknown, ptr: number, size: number): WaspError {
+    if (ptr !== 0) this.#freeBlock(ptr, size);
+    const inPlugin = ptr !== 0 || size === 0 || !(error instanceof WaspError);
+    return this.#abort(error, inPlugin);
   }
 
   #invoke(entry: Entry, args: readonly Arg[], mode: Mode): unknown {
@@ -461,12 +548,13 @@ export class Instance {
     } catch (error) {
       throw this.#abort(error, inPlugin || !(error instanceof WaspError));
     }
+    if (this.#blockCount !== 0) this.#freeBlocks();
     return this.#leave(result, mode);
   }
 
   /** Ends a failed call: drops its outputs, frees its inputs, and marks the instance when the plugin was unwound. */
   #abort(error: unknown, inPlugin: boolean): WaspError {
-    this.#busy = false;
+    this.#state &= REMOVED;
     this.#first = this.#rest = null;
     this.#count = 0;
     const failure = inPlugin ? this.#unwound(error) : (error as WaspError);
@@ -520,9 +608,18 @@ export class Instance {
 
   /** A block from wasp_alloc holding the string (UTF-8, `size` bytes) or the bytes. */
   #copyIn(arg: string | Uint8Array, size: number): number {
+    return typeof arg === 'string' ? this.#stringIn(arg, size) : this.#bytesIn(arg, size);
+  }
+
+  #bytesIn(bytes: Uint8Array, size: number): number {
     const ptr = this.#allocateInput(size);
-    if (typeof arg === 'string') this.#memory!.writeUtf8(arg, ptr, size);
-    else this.#memory!.bytes().set(arg, ptr);
+    this.#memory!.bytes().set(bytes, ptr);
+    return ptr;
+  }
+
+  #stringIn(text: string, size: number): number {
+    const ptr = this.#allocateInput(size);
+    this.#memory!.writeUtf8(text, ptr, size);
     return ptr;
   }
 
@@ -534,21 +631,31 @@ export class Instance {
     );
   }
 
+  /** A block of `size` bytes from wasp_alloc, checked to lie inside memory. */
   #allocateInput(size: number): number {
+    const ptr = this.#allocate(size);
+    if (ptr + size > this.#memory!.bytes().length) throw this.#badBlock(ptr, size);
+    return ptr;
+  }
+
+  /** A block from wasp_alloc, not yet checked against memory (the caller does that with the view it writes through). */
+  #allocate(size: number): number {
     const alloc = this.#alloc;
-    if (alloc === undefined || this.#memory === undefined) {
-      throw new AllocationError(
-        `plugin ${this.#plugin.name}: cannot pass strings or bytes: the plugin exports no ${alloc === undefined ? 'wasp_alloc' : 'memory'}`,
-        this.#context(),
-      );
-    }
+    if (alloc === undefined) throw this.#noAllocator();
     // A trap in wasp_alloc propagates: callers treat any non-Wasp error as the plugin unwinding.
     const ptr = alloc(size) >>> 0;
-    if (ptr === 0) throw new AllocationError(`plugin ${this.#plugin.name}: wasp_alloc(${size}) returned 0`, this.#context());
-    if (ptr + size > this.#memory.bytes().length) {
-      throw new AllocationError(`plugin ${this.#plugin.name}: wasp_alloc(${size}) returned ${ptr}, outside memory`, this.#context());
-    }
+    if (ptr === 0) throw this.#badBlock(ptr, size);
     return ptr;
+  }
+
+  #noAllocator(): AllocationError {
+    const missing = asFunction(this.#exports.wasp_alloc) === undefined ? 'wasp_alloc' : 'memory';
+    return new AllocationError(`plugin ${this.#plugin.name}: cannot pass strings or bytes: the plugin exports no ${missing}`, this.#context());
+  }
+
+  #badBlock(ptr: number, size: number): AllocationError {
+    const what = ptr === 0 ? 'returned 0' : `returned ${ptr}, outside memory`;
+    return new AllocationError(`plugin ${this.#plugin.name}: wasp_alloc(${size}) ${what}`, this.#context());
   }
 
   /** For a callback's result: a failure is recorded for the call instead of unwinding the plugin. */
@@ -576,12 +683,16 @@ export class Instance {
 
   #freeBlock(ptr: number, size: number): void {
     try {
-      this.#free?.(ptr, size);
+      this.#free(ptr, size);
     } catch (error) {
-      // The call's own outcome stands; a plugin that cannot free is not to be trusted with more calls.
-      this.needsReplacement = true;
-      this.#logger.error('wasp_free trapped', { plugin: this.#plugin.name, function: this.#function, error: describe(error) });
+      this.#freeTrapped(error);
     }
+  }
+
+  #freeTrapped(error: unknown): void {
+    // The call's own outcome stands; a plugin that cannot free is not to be trusted with more calls.
+    this.needsReplacement = true;
+    this.#logger.error('wasp_free trapped', { plugin: this.#plugin.name, function: this.#function, error: describe(error) });
   }
 
   /** An exception came out of the plugin: a trap, or a host function that threw through it. */
@@ -600,7 +711,7 @@ export class Instance {
 
   #stateError(name: string): InstanceStateError {
     return new InstanceStateError(
-      this.#removed
+      this.removed
         ? `plugin ${this.#plugin.name}: instance was removed`
         : `plugin ${this.#plugin.name}: ${name} called while ${this.#function} is running on the same instance`,
       { plugin: this.#plugin.name, function: name },
@@ -615,17 +726,19 @@ export class Instance {
   }
 
   #single(): Output | null {
-    if (this.#count > 1) {
-      const count = this.#count;
-      this.#first = this.#rest = null;
-      throw new UnexpectedOutputsError(
-        `plugin ${this.#plugin.name}: ${this.#function} gave ${count} outputs where one was expected; use callOutputs`,
-        this.#context(),
-      );
-    }
-    const out = this.#count === 0 ? null : this.#first;
+    const count = this.#count;
+    if (count > 1) throw this.#tooMany(count);
+    const out = count === 0 ? null : this.#first;
     this.#first = null;
     return out;
+  }
+
+  #tooMany(count: number): UnexpectedOutputsError {
+    this.#first = this.#rest = null;
+    return new UnexpectedOutputsError(
+      `plugin ${this.#plugin.name}: ${this.#function} gave ${count} outputs where one was expected; use callOutputs`,
+      this.#context(),
+    );
   }
 
   #all(): Output[] {
@@ -637,29 +750,28 @@ export class Instance {
   // --- host imports (module "wasp") ---
 
   #output(ptr: number, len: number): void {
-    if (this.#pending !== null || !this.#busy) return;
+    if (this.#pending !== null || (this.#state & BUSY) === 0) return;
     const p = ptr >>> 0;
     const n = len >>> 0;
-    if (n > this.#maxOutput) {
-      this.#record(
-        new OutputLimitError(
-          `plugin ${this.#plugin.name}: ${this.#function} gave a ${n}-byte output, over the ${this.#maxOutput}-byte limit`,
-          this.#context(),
-        ),
-      );
-      return;
-    }
     const memory = this.#memory;
-    const bytes = memory === undefined ? undefined : memory.bytes();
-    if (bytes === undefined || p + n > bytes.length) {
-      this.#record(outOfBounds(p, n, bytes?.length ?? 0, 'wasp.output', this.#context()));
-      return;
-    }
-    const value = this.#mode === MODE_STRING ? memory!.readUtf8(p, p + n) : copyOut(bytes, p, n);
+    if (memory === undefined) return this.#badOutput(p, n);
+    const bytes = memory.bytes();
+    if (n > this.#maxOutput || p + n > bytes.length) return this.#badOutput(p, n);
+    const value = this.#mode === MODE_STRING ? memory.readUtf8(p, p + n) : copyOut(bytes, p, n);
     if (this.#count++ === 0) {
       this.#first = value;
       this.#rest = null;
     } else (this.#rest ??= []).push(value);
+  }
+
+  /** Records why an output was refused: over the limit, or outside memory. */
+  #badOutput(p: number, n: number): void {
+    if (n > this.#maxOutput) {
+      const message = `plugin ${this.#plugin.name}: ${this.#function} gave a ${n}-byte output, over the ${this.#maxOutput}-byte limit`;
+      this.#record(new OutputLimitError(message, this.#context()));
+    } else {
+      this.#record(outOfBounds(p, n, this.memoryBytes, 'wasp.output', this.#context()));
+    }
   }
 
   #error(ptr: number, len: number): void {
@@ -728,6 +840,8 @@ export class Instance {
     return memory.readUtf8(ptr >>> 0, (ptr >>> 0) + (len >>> 0));
   }
 }
+
+function noFree(): void {}
 
 function asFunction(value: unknown): ((...args: number[]) => unknown) | undefined {
   return typeof value === 'function' ? (value as (...args: number[]) => unknown) : undefined;

@@ -244,3 +244,54 @@ describe('traps', () => {
     await expect(engine.getInstance('bad-init')).rejects.toThrow(/_initialize trapped/);
   });
 });
+
+// The engine keeps views over plugin memory between calls; growing the memory
+// detaches them, so every step that can follow a growth must see the new memory.
+describe('memory growth during a call', () => {
+  const growing = `(module
+    (import "wasp" "output" (func $output (param i32 i32)))
+    (memory (export "memory") 1)
+    ;; every block is the first byte of a page grown for it: the input lands past the old end
+    (func (export "wasp_alloc") (param $n i32) (result i32)
+      (i32.shl (memory.grow (i32.const 1)) (i32.const 16)))
+    (func (export "wasp_free") (param i32 i32))
+    (func (export "echo") (param $p i32) (param $n i32) (result i32)
+      (call $output (local.get $p) (local.get $n)) (i32.const 0))
+    ;; grows memory, copies the input past the old end and outputs the copy
+    (func (export "grow_echo") (param $p i32) (param $n i32) (result i32) (local $dst i32) (local $i i32)
+      (local.set $dst (i32.shl (memory.grow (i32.const 1)) (i32.const 16)))
+      (block $done (loop $copy
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (i32.store8 (i32.add (local.get $dst) (local.get $i)) (i32.load8_u (i32.add (local.get $p) (local.get $i))))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $copy)))
+      (call $output (local.get $dst) (local.get $n)) (i32.const 0)))`;
+  let engine: Engine;
+  beforeAll(async () => {
+    engine = new Engine();
+    await engine.registerPlugin('growing', await wat(growing));
+  });
+
+  it('copies inputs into memory that wasp_alloc grew', async () => {
+    const inst = await engine.getInstance('growing');
+    const echo = inst.func('echo', { params: ['bytes'], result: 'bytes' });
+    // Enough rounds for the JIT to optimize the paths that cache the views.
+    for (let i = 0; i < 300; i++) {
+      const input = new Uint8Array([i & 0xff, 1, 2, 3]);
+      expect([...inst.callBytes('echo', input)!]).toEqual([...input]);
+      expect(inst.callString('echo', `text ${i}`)).toBe(`text ${i}`);
+      expect([...echo(input)!]).toEqual([...input]);
+    }
+    expect(inst.memoryBytes).toBe((1 + 900) * 65536);
+  });
+
+  it('reads outputs written past the end the memory had when the call began', async () => {
+    const inst = await engine.getInstance('growing');
+    for (let i = 0; i < 300; i++) {
+      const before = inst.memoryBytes;
+      expect(inst.callString('grow_echo', `grown ${i} ✓`)).toBe(`grown ${i} ✓`);
+      expect([...inst.callBytes('grow_echo', new Uint8Array([9, i & 0xff]))!]).toEqual([9, i & 0xff]);
+      expect(inst.memoryBytes).toBe(before + 4 * 65536);
+    }
+  });
+});
