@@ -263,9 +263,9 @@ export class Instance {
    * itself for one, an array only for several, so the common call allocates nothing but its copy.
    */
   callFlat(name: string, arg: Uint8Array): Uint8Array | Uint8Array[] | null {
-    const entry = this.#entry(name, MODE_BYTES);
-    if (entry.isBlockCall) this.#callBlock(entry, arg, MODE_BYTES);
-    else this.#invoke(entry, [arg], MODE_BYTES);
+    const entry = this.#statusEntry(name);
+    if (entry.isBlockCall === true && arg instanceof Uint8Array) this.#callWithBytes(entry, arg, MODE_BYTES);
+    else this.#callAny(entry, arg, [], MODE_BYTES);
     return this.#count > 1 ? (this.#all() as Uint8Array[]) : (this.#single() as Uint8Array | null);
   }
 
