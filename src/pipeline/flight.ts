@@ -18,20 +18,30 @@ export function backoffMs(redeliveries: number): number {
  * input, which a stage with one output passes on with the output in `data`.
  */
 export class Flight implements Work {
-  readonly subject: string;
-  readonly headers: Headers | undefined;
-  data: Uint8Array;
+  subject = '';
+  headers: Headers | undefined = undefined;
+  data: Uint8Array = EMPTY;
+  #delivery: Delivery | undefined = undefined;
   #pending = 1; // the delivery itself, until the first stage has taken it
   #outcome: 'ack' | 'nak' | 'term' = 'ack'; // nak (a publish failed) wins over term (dead-lettered)
   #sequence = 0;
 
-  constructor(
-    readonly delivery: Delivery,
-    readonly onSettled: (flight: Flight, outcome: 'ack' | 'nak' | 'term') => void,
-  ) {
+  constructor(readonly home: Flights) {}
+
+  get delivery(): Delivery {
+    return this.#delivery!;
+  }
+
+  /** Starts the flight of an input (a new one, or a settled one reused). */
+  begin(delivery: Delivery): this {
+    this.#delivery = delivery;
     this.subject = delivery.subject;
     this.headers = delivery.headers;
     this.data = delivery.data;
+    this.#pending = 1;
+    this.#outcome = 'ack';
+    this.#sequence = 0;
+    return this;
   }
 
   get flight(): Flight {
@@ -67,14 +77,48 @@ export class Flight implements Work {
   /** An id for the next thing this input causes, stable across redeliveries when the input has one. */
   nextId(kind: 'out' | 'emit' | 'dlq'): string | undefined {
     const n = this.#sequence++;
-    return this.delivery.id === undefined ? undefined : `${this.delivery.id}:${kind}:${n}`;
+    const id = this.#delivery!.id;
+    return id === undefined ? undefined : `${id}:${kind}:${n}`;
   }
 
   #settle(): void {
     const outcome = this.#outcome;
-    if (outcome === 'nak') this.delivery.nak(backoffMs(this.delivery.redeliveries));
-    else if (outcome === 'term') this.delivery.term('dead-lettered');
-    else this.delivery.ack();
-    this.onSettled(this, outcome);
+    const delivery = this.#delivery!;
+    if (outcome === 'nak') delivery.nak(backoffMs(delivery.redeliveries));
+    else if (outcome === 'term') delivery.term('dead-lettered');
+    else delivery.ack();
+    this.home.settled(this, outcome);
+  }
+
+  /** Lets go of the input's data once settled, so a flight kept for reuse pins nothing. */
+  clear(): void {
+    this.#delivery = undefined;
+    this.headers = undefined;
+    this.data = EMPTY;
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+const KEPT = 4096;
+
+/**
+ * Where a pipeline's flights come from and go back to. A flight is settled
+ * only when nothing holds it any more (every stage, output and publish has
+ * released it), so it can carry the next input: the inline path allocates no
+ * record per message once as many flights exist as are ever in the air at once.
+ */
+export class Flights {
+  readonly #free: Flight[] = [];
+
+  constructor(readonly onSettled: (flight: Flight, outcome: 'ack' | 'nak' | 'term') => void) {}
+
+  take(delivery: Delivery): Flight {
+    return (this.#free.pop() ?? new Flight(this)).begin(delivery);
+  }
+
+  settled(flight: Flight, outcome: 'ack' | 'nak' | 'term'): void {
+    this.onSettled(flight, outcome);
+    flight.clear();
+    if (this.#free.length < KEPT) this.#free.push(flight);
   }
 }

@@ -7,7 +7,7 @@ import { Headers } from '../transport/headers.js';
 import { linePublisher, lineSource } from '../transport/stdio.js';
 import type { Delivery, Publisher, Source, Transport } from '../transport/transport.js';
 import type { PipelineConfig } from './config/schema.js';
-import { Flight } from './flight.js';
+import { Flights, type Flight } from './flight.js';
 import { nativeStage, type NativeStageFunction } from './stages/native-stage.js';
 import { wasmStage, type StageHost, type WasmStageSpec } from './stages/wasm-stage.js';
 import { workerStage } from './stages/worker-stage.js';
@@ -109,10 +109,11 @@ export class Pipeline {
     }
 
     this.#source = config.input.kind === 'stdin' ? lineSource(io.stdin ?? process.stdin) : await io.transport.source(config.input);
-    // The flight is the input's record through every stage (see Work): one object per input.
+    // The flight is the input's record through every stage (see Work), reused once settled.
+    const flights = new Flights(this.#onSettled);
     const toWork = map((delivery: Delivery): Work => {
       this.stats.received++;
-      return new Flight(delivery, this.#onSettled);
+      return flights.take(delivery);
     });
     const stream = this.#stages.reduce((s, { stage }) => s.pipe(stage.operator), this.#source.deliveries.pipe(toWork));
     this.#subscription = stream.subscribe({
