@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { spawnWasp, wasp, waspBin } from '../helpers/cli.js';
 import { textPlugin, writeConfig } from '../helpers/pipelines.js';
 import { root } from '../helpers/plugins.js';
+import { Engine } from '../../src/index.js';
 
 function runWithStdin(args: string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -25,6 +26,17 @@ describe('wasp run', () => {
     expect(result.stdout).toBe('HELLO\nWASP 🐝\nBYE\n');
     expect(result.stderr).toMatch(/summary: 4 in, 3 out, 0 dead-lettered/);
     expect(result.stderr).toMatch(/upper +in +4 +out +3 +dropped +1 +failed +0/);
+  });
+
+  it('runs a worker-pool stage from stdin, keeping input order', async () => {
+    const lines = Array.from({ length: 200 }, (_, i) => `line ${i} ${'x'.repeat(i % 17)}`);
+    const engine = new Engine();
+    await engine.registerPlugin('text', textPlugin);
+    const inline = await engine.getInstance('text');
+    const result = await runWithStdin(['run', 'pipelines/text/workers.yaml'], `${lines.join('\n')}\n`);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(lines.map((l) => `${inline.callString('burn', l)}\n`).join(''));
+    expect(result.stderr).toMatch(/summary: 200 in, 200 out, 0 dead-lettered/);
   });
 
   it('refuses a broken file before touching NATS, with every problem', async () => {
@@ -84,7 +96,7 @@ output: { subject: out.> }
   });
 
   it('validates every example pipeline', async () => {
-    const result = await wasp(['validate', 'pipelines/text/pipeline.yaml', 'pipelines/text/stdin.yaml', 'pipelines/text/nats.yaml', 'pipelines/text/jetstream.yaml']);
+    const result = await wasp(['validate', 'pipelines/text/pipeline.yaml', 'pipelines/text/stdin.yaml', 'pipelines/text/nats.yaml', 'pipelines/text/jetstream.yaml', 'pipelines/text/workers.yaml']);
     expect(result).toMatchObject({ code: 0, stderr: '' });
   });
 
