@@ -158,6 +158,19 @@ describe('host callbacks in pools', () => {
   });
 });
 
+describe.each(kits.filter((k) => k.wasi))('worker pool with a WASI plugin ($language)', (kit) => {
+  it("gives each worker the plugin's WASI world (env and files) and the host's callbacks", async () => {
+    const engine = new Engine();
+    engine.addCallback('plugin', 'call_me', (name: string) => `Hello ${name}`, { params: ['string'], result: 'string' });
+    await engine.registerPlugin('p', kit.path, { wasi: { env: { GREETING: 'hi' }, files: { '/etc/app.json': '{"a":1}' } } });
+    const p = engine.createPool('p', { size: 2, mode: 'worker' });
+    const results = await Promise.all([p.call('env', 'GREETING'), p.call('env', 'GREETING'), p.call('cat', '/etc/app.json'), p.call('reverse', 'abc')]);
+    expect(results.map((r) => text(r.outputs[0]!))).toEqual(['hi', 'hi', '{"a":1}', 'cba']);
+    await expect(p.call('cat', '/etc/passwd')).rejects.toMatchObject({ name: 'PluginCallError', pluginMessage: 'cannot open /etc/passwd' });
+    await p.close();
+  });
+});
+
 describe('worker pool transfer', () => {
   it('moves payloads bigger than its rings, both ways, and many of every size in between', async () => {
     const engine = new Engine();
