@@ -149,6 +149,11 @@ export class WasiSetupError extends WaspError {
   override name = 'WasiSetupError';
 }
 
+/** A thrown value as a WaspError: itself when it is one, else wrapped with it as the cause. */
+export function asWaspError(error: unknown): WaspError {
+  return error instanceof WaspError ? error : new WaspError(String(error), { cause: error });
+}
+
 export function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }

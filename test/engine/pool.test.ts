@@ -6,6 +6,15 @@ import { kits, wat } from '../helpers/plugins.js';
 
 const text = (b: Uint8Array) => Buffer.from(b).toString();
 
+// Memory and a bump allocator that wraps around, for the hand-written test plugins below.
+const bumpAllocator = `(memory (export "memory") 1)
+  (global $next (mut i32) (i32.const 1024))
+  (func (export "wasp_alloc") (param $n i32) (result i32) (local $p i32)
+    (local.set $p (global.get $next)) (global.set $next (i32.add (local.get $p) (local.get $n)))
+    (if (i32.gt_u (global.get $next) (i32.const 60000)) (then (global.set $next (i32.const 1024))))
+    (local.get $p))
+  (func (export "wasp_free") (param i32 i32))`;
+
 describe.each(['inline', 'worker'] as const)('%s pool', (mode) => {
   async function pool(size = 2, extra = {}) {
     const engine = new Engine();
@@ -56,13 +65,7 @@ describe('worker pool deadlines', () => {
       'spin',
       await wat(`(module
         (import "wasp" "output" (func $output (param i32 i32)))
-        (memory (export "memory") 1)
-        (global $next (mut i32) (i32.const 1024))
-        (func (export "wasp_alloc") (param $n i32) (result i32) (local $p i32)
-          (local.set $p (global.get $next)) (global.set $next (i32.add (local.get $p) (local.get $n)))
-          (if (i32.gt_u (global.get $next) (i32.const 60000)) (then (global.set $next (i32.const 1024))))
-          (local.get $p))
-        (func (export "wasp_free") (param i32 i32))
+        ${bumpAllocator}
         ;; loops forever when the input starts with "s", else echoes it
         (func (export "run") (param $p i32) (param $n i32) (result i32)
           (if (i32.eq (i32.load8_u (local.get $p)) (i32.const 115)) (then (loop $forever (br $forever))))
@@ -91,13 +94,7 @@ const lookupPlugin = () =>
   wat(`(module
     (import "wasp" "output" (func $output (param i32 i32)))
     (import "host" "lookup" (func $lookup (param i32 i32) (result i64)))
-    (memory (export "memory") 1)
-    (global $next (mut i32) (i32.const 1024))
-    (func (export "wasp_alloc") (param $n i32) (result i32) (local $p i32)
-      (local.set $p (global.get $next)) (global.set $next (i32.add (local.get $p) (local.get $n)))
-      (if (i32.gt_u (global.get $next) (i32.const 60000)) (then (global.set $next (i32.const 1024))))
-      (local.get $p))
-    (func (export "wasp_free") (param i32 i32))
+    ${bumpAllocator}
     (func (export "run") (param $p i32) (param $n i32) (result i32) (local $r i64)
       (local.set $r (call $lookup (local.get $p) (local.get $n)))
       (call $output (i32.wrap_i64 (i64.shr_u (local.get $r) (i64.const 32))) (i32.wrap_i64 (local.get $r)))

@@ -1,8 +1,8 @@
 import type { Engine } from '../engine.js';
-import { WaspError } from '../errors.js';
+import { asWaspError, type WaspError } from '../errors.js';
 import type { Instance, MessageHeaders } from '../instance.js';
 import { matchesAny } from '../../transport/subjects.js';
-import type { PoolHeaders } from './wire.js';
+import { firstValue, type PoolHeaders } from './wire.js';
 import { WorkerPluginPool } from './worker-pool.js';
 
 /** The message a pooled call handles, readable by the plugin through wasp.subject / wasp.header. */
@@ -85,7 +85,7 @@ class InlinePluginPool implements PluginPool {
     try {
       result = this.#call(fn, data, message);
     } catch (error) {
-      done(ticket, undefined, error instanceof WaspError ? error : new WaspError(String(error), { cause: error }));
+      done(ticket, undefined, asWaspError(error));
       return;
     }
     done(ticket, result, undefined);
@@ -115,6 +115,6 @@ class InlinePluginPool implements PluginPool {
 
 function firstValues(headers: PoolHeaders): MessageHeaders {
   const map = new Map<string, string>();
-  for (const [name, value] of headers) map.set(name, typeof value === 'string' ? value : (value[0] ?? ''));
+  for (const [name, value] of headers) map.set(name, firstValue(value));
   return map;
 }

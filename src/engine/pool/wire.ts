@@ -19,7 +19,7 @@ const RESULT_HEADER = 12;
 /** Writes a call; false when the ring has no room for it now. */
 export function writeCall(ring: RingWriter, bulk: MessagePort, fn: number, data: Uint8Array, subject: string | undefined, headers: PoolHeaders | undefined): boolean {
   let bound = CALL_HEADER + (subject === undefined ? 0 : subject.length * 3);
-  if (headers !== undefined) for (const [name, value] of headers) bound += 8 + (name.length + first(value).length) * 3;
+  if (headers !== undefined) for (const [name, value] of headers) bound += 8 + (name.length + firstValue(value).length) * 3;
   const oversized = bound + data.length > ring.maxRecord;
   const at = ring.reserve(oversized ? bound : bound + data.length);
   if (at < 0) return false;
@@ -31,7 +31,7 @@ export function writeCall(ring: RingWriter, bulk: MessagePort, fn: number, data:
   if (headers !== undefined) {
     for (const [name, value] of headers) {
       end = writeString(ring, end, name);
-      end = writeString(ring, end, first(value));
+      end = writeString(ring, end, firstValue(value));
       count++;
     }
   }
@@ -134,7 +134,8 @@ export function readResult(ring: RingReader, at: number, bulk: MessagePort): Res
   return { outputs, emits, error };
 }
 
-function first(value: string | readonly string[]): string {
+/** The value the plugin sees of a header that may carry several. */
+export function firstValue(value: string | readonly string[]): string {
   return typeof value === 'string' ? value : (value[0] ?? '');
 }
 

@@ -163,8 +163,8 @@ export class WorkerPluginPool implements PluginPool {
   }
 
   #send(slot: Slot, pending: Pending): void {
-    if (slot.unsent.length === 0 && writeCall(slot.calls, slot.bulk, pending.fn, pending.data, pending.subject, pending.headers)) slot.sent.push(pending);
-    else slot.unsent.push(pending);
+    slot.unsent.push(pending);
+    this.#refill(slot);
     if (!slot.waiting && !slot.pumping) this.#pumpSlot(slot);
   }
 

@@ -1,6 +1,6 @@
 import type { OperatorFunction } from 'rxjs';
 import type { Engine } from '../../engine/engine.js';
-import { WaspError } from '../../engine/errors.js';
+import { asWaspError, type WaspError } from '../../engine/errors.js';
 import { matchesAny } from '../../transport/subjects.js';
 import { operate } from '../operate.js';
 import { emitResult } from './outputs.js';
@@ -54,7 +54,7 @@ export function wasmStage(engine: Engine, spec: WasmStageSpec, stats: StageStats
     } catch (error) {
       current = null;
       stats.failed++;
-      host.fail(work, spec, error instanceof WaspError ? error : new WaspError(String(error), { cause: error }));
+      host.fail(work, spec, asWaspError(error));
       if (pool.renew(slot)) stats.replacedInstances++;
       work.flight.release();
       return;

@@ -1,6 +1,7 @@
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { Engine } from '../../engine/engine.js';
 import type { WaspError } from '../../engine/errors.js';
+import { Fifo } from '../../engine/pool/fifo.js';
 import type { PoolResult } from '../../engine/pool/pool.js';
 import type { StageStats } from '../stats.js';
 import type { Work } from '../work.js';
@@ -27,8 +28,7 @@ export function workerStage(engine: Engine, spec: WasmStageSpec, stats: StageSta
 
   const operator: OperatorFunction<Work, Work> = (source) =>
     new Observable<Work>((subscriber) => {
-      const queue: Outcome[] = [];
-      let head = 0;
+      const queue = new Fifo<Outcome>(); // ordered: the calls out, in input order
       let inFlight = 0;
       let sourceDone = false;
       const emit = (out: Work): void => subscriber.next(out);
@@ -56,12 +56,7 @@ export function workerStage(engine: Engine, spec: WasmStageSpec, stats: StageSta
         inFlight--;
         if (!ordered) finish(o);
         else {
-          while (head < queue.length && queue[head]!.done) finish(queue[head++]!);
-          // drop what has left, without shifting the queue on every answer
-          if (head === queue.length || (head > 1024 && head * 2 > queue.length)) {
-            queue.splice(0, head);
-            head = 0;
-          }
+          while (queue.peek()?.done === true) finish(queue.shift()!);
         }
         completeIfDone();
       };
