@@ -23,7 +23,7 @@ export interface Callback {
 }
 
 /** Module names the engine answers itself; callbacks cannot live there. */
-export const RESERVED_NAMESPACES = new Set(['wasp', 'wasi_snapshot_preview1', 'wasi_unstable']);
+export const RESERVED_NAMESPACES = new Set(['wasp', 'wasp:deadline', 'wasi_snapshot_preview1', 'wasi_unstable']);
 const TYPES = new Set<string>(['string', 'bytes', 'i32', 'i64', 'f32', 'f64']);
 
 export function defineCallback(

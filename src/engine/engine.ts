@@ -2,12 +2,14 @@ import { defineCallback, type Callback, type CallbackFunction, type CallbackSign
 import { PluginExistsError, PluginNotFoundError } from './errors.js';
 import { Instance, type InstanceOptions } from './instance.js';
 import { completeLogger, type Logger } from './logger.js';
+import type { PluginLimits } from './limits.js';
 import { compilePlugin, type Plugin, type PluginOptions, type PluginSource } from './plugin.js';
 import { createPool, type PluginPool, type PoolOptions } from './pool/pool.js';
 import { initWasi } from './wasi.js';
 
-export interface EngineOptions {
-  /** Where the engine and plugins (wasp.log) write; silent by default. Missing methods are no-ops. */
+/** The engine's logger, and the limits its plugins get unless they set their own (see PluginLimits for the defaults). */
+export interface EngineOptions extends Partial<PluginLimits> {
+  /** Where the engine and plugins (wasp.log, WASI stdout and stderr) write; silent by default. Missing methods are no-ops. */
   logger?: Partial<Logger>;
 }
 
@@ -19,9 +21,12 @@ export class Engine {
   readonly logger: Logger;
   readonly #callbacks = new Map<string, Callback>();
   readonly #plugins = new Map<string, Plugin>();
+  readonly #limits: Partial<PluginLimits>;
 
   constructor(options: EngineOptions = {}) {
-    this.logger = completeLogger(options.logger);
+    const { logger, ...limits } = options;
+    this.logger = completeLogger(logger);
+    this.#limits = limits;
   }
 
   /** Makes a host function importable by plugins as `namespace.name`; add it before registering those plugins. */
@@ -36,7 +41,7 @@ export class Engine {
   /** Loads (path, URL or bytes), verifies and compiles a module, and resolves its imports. */
   async registerPlugin(name: string, source: PluginSource, options: PluginOptions = {}): Promise<Plugin> {
     if (this.#plugins.has(name)) throw new PluginExistsError(`plugin ${name} is already registered`, { plugin: name });
-    const plugin = await compilePlugin(name, source, options, this.#callbacks);
+    const plugin = await compilePlugin(name, source, options, this.#callbacks, this.#limits);
     if (plugin.usesWasi) await initWasi();
     if (this.#plugins.has(name)) throw new PluginExistsError(`plugin ${name} is already registered`, { plugin: name });
     this.#plugins.set(name, plugin);
@@ -71,8 +76,8 @@ export class Engine {
 
   /**
    * A pool of instances of a plugin behind one async call: inline (in this
-   * thread) or in worker threads for CPU-heavy plugins, with a per-call
-   * deadline in worker mode.
+   * thread) or in worker threads for CPU-heavy plugins; `await pool.ready()`
+   * before relying on it (a module that cannot instantiate fails there).
    */
   createPool(name: string, options: PoolOptions = {}): PluginPool {
     return createPool(this, name, options);

@@ -82,14 +82,58 @@ export class SignatureError extends WaspError {
   override name = 'SignatureError';
 }
 
-/** The plugin trapped: unreachable, an out-of-bounds access, a stack overflow... */
+/**
+ * The plugin trapped: unreachable, an out-of-bounds access, a stack overflow...
+ * When the plugin set a message with wasp.error before trapping (an abort
+ * handler does), that message is `pluginMessage` and leads the error's message.
+ */
 export class PluginTrapError extends WaspError {
   override name = 'PluginTrapError';
+  readonly pluginMessage: string | null;
+  constructor(message: string, context: ErrorContext & { pluginMessage?: string | null } = {}) {
+    super(message, context);
+    this.pluginMessage = context.pluginMessage ?? null;
+  }
 }
 
-/** A call ran past its deadline (timeoutMs) and its worker was stopped. */
+/** A call or an instantiation ran past its deadline (`timeoutMs`) and was stopped. */
 export class PluginTimeoutError extends WaspError {
   override name = 'PluginTimeoutError';
+  readonly timeoutMs: number | undefined;
+  constructor(message: string, context: ErrorContext & { timeoutMs?: number } = {}) {
+    super(message, context);
+    this.timeoutMs = context.timeoutMs;
+  }
+}
+
+/** One call handed the host more than a per-call limit allows: bytes in all (maxCallBytes) or side outputs (maxEmitsPerCall). */
+export class CallLimitError extends WaspError {
+  override name = 'CallLimitError';
+  constructor(
+    message: string,
+    readonly limit: 'maxCallBytes' | 'maxEmitsPerCall',
+    readonly max: number,
+    context: ErrorContext,
+  ) {
+    super(message, context);
+  }
+}
+
+/** No instance of the plugin could be made (a replacement failed to instantiate); the pool retries with backoff. */
+export class PluginUnavailableError extends WaspError {
+  override name = 'PluginUnavailableError';
+}
+
+/** An engine or pool option out of its range (a pool size past the cap, a negative deadline). */
+export class InvalidOptionError extends WaspError {
+  override name = 'InvalidOptionError';
+  constructor(
+    readonly option: string,
+    message: string,
+    context: ErrorContext = {},
+  ) {
+    super(message, context);
+  }
 }
 
 /** A host callback threw while the plugin was calling it. */

@@ -18,6 +18,8 @@ export const EMIT_ACCEPTED = 0;
 export const EMIT_NO_EMITTER = -1;
 export const EMIT_REFUSED = -2;
 export const EMIT_BAD_POINTER = -3;
+/** The subject is not one a message may be published to (empty tokens, wildcards, spaces, control characters). */
+export const EMIT_INVALID_SUBJECT = -4;
 
 export function sameType(a: FuncType, b: FuncType): boolean {
   return (

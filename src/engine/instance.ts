@@ -3,9 +3,11 @@ import { bindCallback, type CallbackHost } from './callbacks.js';
 import {
   AllocationError,
   CallbackError,
+  CallLimitError,
   InstanceStateError,
   OutputLimitError,
   PluginCallError,
+  PluginTimeoutError,
   PluginTrapError,
   SignatureError,
   UnexpectedOutputsError,
@@ -13,8 +15,12 @@ import {
   describe,
   type ErrorContext,
 } from './errors.js';
-import { EMIT_ACCEPTED, EMIT_BAD_POINTER, EMIT_NO_EMITTER, EMIT_REFUSED, NOT_FOUND } from './host-imports.js';
-import { LOG_LEVELS, type Logger } from './logger.js';
+import { DEADLINE_IMPORT } from './deadline/instrument.js';
+import { EMIT_ACCEPTED, EMIT_BAD_POINTER, EMIT_INVALID_SUBJECT, EMIT_NO_EMITTER, EMIT_REFUSED, NOT_FOUND } from './host-imports.js';
+import { checkTimeout, DEADLINE_STEPS, MAX_LOG_LINE_BYTES, MAX_SUBJECT_BYTES, RECORD_COST } from './limits.js';
+import { LOG_LEVELS, type Logger, type LogLevel } from './logger.js';
+import { isPublishSubject, matchesAny } from './subjects.js';
+import { routeOutput, type OutputStream } from './wasi-output.js';
 import { copyOut } from './copy-out.js';
 import { outOfBounds, PluginMemory } from './memory.js';
 import type { Plugin } from './plugin.js';
@@ -36,8 +42,17 @@ export interface MessageHeaders {
 
 export interface InstanceOptions {
   onEmit?: EmitHandler;
+  /**
+   * Subject patterns side outputs may go to; anything else is refused before
+   * onEmit sees it (the plugin gets EMIT_REFUSED). Default: every valid subject.
+   */
+  emits?: readonly string[];
+  /** This instance's deadline in ms, over the plugin's timeoutMs; 0 for none. */
+  timeoutMs?: number;
   /** Replaces the plugin's WASI world for this instance. */
   wasi?: WasiOptions;
+  /** Fields added to every line the plugin logs (wasp.log, WASI stdout and stderr), e.g. the pipeline stage. */
+  logFields?: Record<string, unknown>;
 }
 
 export interface RawResult {
@@ -112,6 +127,16 @@ export class Instance {
   readonly #entries = new Map<string, Entry>();
   #lastEntry: Entry | undefined;
   readonly #maxOutput: number;
+  readonly #maxCallBytes: number;
+  readonly #maxEmits: number;
+  readonly #emits: readonly string[] | undefined;
+  readonly #logFields: Record<string, unknown> | undefined;
+  readonly #timeoutMs: number;
+  readonly #stdio: { flush(): void } | undefined;
+  #refusedEmits = 0;
+  // The deadline: when the current call first looked at the clock (0: not yet), and whether it ran out.
+  #callStart = 0;
+  #timedOut = false;
 
   // Per-call state, reset at the start of each call; kept in fields so the hot path allocates nothing.
   #state = IDLE;
@@ -124,6 +149,9 @@ export class Instance {
   #pending: WaspError | null = null;
   #subject: string | null = null;
   #headers: MessageHeaders | undefined;
+  /** bytes the call handed the host (outputs, side outputs, log lines), and side outputs it emitted */
+  #spent = 0;
+  #emitted = 0;
   // Reused across calls and never truncated (setting an array's length costs more than the call itself).
   readonly #slots: unknown[] = [];
   readonly #blocks: number[] = [];
@@ -134,7 +162,13 @@ export class Instance {
     this.#plugin = plugin;
     this.#logger = logger;
     this.#onEmit = options.onEmit;
-    this.#maxOutput = plugin.maxOutputBytes;
+    this.#emits = options.emits;
+    this.#logFields = options.logFields;
+    const limits = plugin.limits;
+    this.#maxOutput = limits.maxOutputBytes;
+    this.#maxCallBytes = limits.maxCallBytes;
+    this.#maxEmits = limits.maxEmitsPerCall;
+    this.#timeoutMs = checkTimeout(options.timeoutMs ?? limits.timeoutMs, { plugin: plugin.name });
 
     const host: CallbackHost = {
       context: { plugin: plugin.name },
@@ -156,16 +190,20 @@ export class Instance {
     for (const callback of plugin.callbacks) {
       (imports[callback.namespace] ??= {})[callback.name] = bindCallback(callback, host);
     }
+    const module = plugin.moduleFor(this.#timeoutMs);
+    if (this.#timeoutMs > 0) imports[DEADLINE_IMPORT.module] = { [DEADLINE_IMPORT.name]: this.#check };
     if (plugin.usesWasi) {
-      this.#wasi = createWasi(options.wasi ?? plugin.options.wasi ?? {}, { plugin: plugin.name });
-      Object.assign(imports, this.#wasi.getImports(plugin.module));
+      this.#wasi = createWasi(options.wasi ?? plugin.wasi ?? {}, { plugin: plugin.name });
+      const wasi = this.#wasi.getImports(module) as Record<string, Record<string, unknown>>;
+      this.#stdio = routeOutput(wasi, () => this.#memory?.bytes(), (stream, line) => this.#logLine('debug', line, stream));
+      Object.assign(imports, wasi);
     }
 
     let wasm: WebAssembly.Instance;
     try {
-      wasm = new WebAssembly.Instance(plugin.module, imports as WebAssembly.Imports);
+      wasm = new WebAssembly.Instance(module, imports as WebAssembly.Imports);
     } catch (cause) {
-      throw new PluginTrapError(`plugin ${plugin.name}: instantiation failed: ${describe(cause)}`, { plugin: plugin.name, cause });
+      throw this.#startFailed('start', 'instantiation failed', cause);
     }
     this.#wasi?.instantiate(wasm);
     this.#exports = wasm.exports;
@@ -176,16 +214,52 @@ export class Instance {
 
     const initialize = asFunction(wasm.exports._initialize);
     if (initialize !== undefined) {
+      this.#callStart = 0;
       try {
         initialize();
       } catch (cause) {
-        throw new PluginTrapError(`plugin ${plugin.name}: _initialize trapped: ${describe(cause)}`, {
-          plugin: plugin.name,
-          function: '_initialize',
-          cause,
-        });
+        throw this.#startFailed('_initialize', '_initialize trapped', cause);
       }
     }
+  }
+
+  /** Why an instance could not be made: its start function or _initialize ran out of time, trapped, or its imports did not fit. */
+  #startFailed(fn: string, what: string, cause: unknown): WaspError {
+    this.remove();
+    const context = { plugin: this.#plugin.name, function: fn, cause };
+    if (this.#timedOut) {
+      return new PluginTimeoutError(`plugin ${this.#plugin.name}: ${fn === 'start' ? 'the start function' : fn} ran past its ${this.#timeoutMs} ms deadline`, {
+        ...context,
+        timeoutMs: this.#timeoutMs,
+      });
+    }
+    return new PluginTrapError(`plugin ${this.#plugin.name}: ${what}: ${describe(cause)}`, context);
+  }
+
+  /**
+   * The instrumented module's look at the clock (deadline/instrument.ts): the
+   * deadline runs from the call's first look, so a call that never loops long
+   * enough to look costs nothing. Past the deadline it returns 0 and the
+   * module traps, which Wasm cannot catch; the trap is then reported as the timeout.
+   */
+  readonly #check = (): number => {
+    const now = performance.now();
+    if (this.#callStart === 0) this.#callStart = now;
+    else if (now - this.#callStart > this.#timeoutMs) {
+      this.#timedOut = true;
+      return 0;
+    }
+    return DEADLINE_STEPS;
+  };
+
+  /** Side outputs this instance refused (invalid subject, outside `emits`, refused by onEmit) since it was made. */
+  get refusedEmits(): number {
+    return this.#refusedEmits;
+  }
+
+  /** This instance's deadline in ms (0: none). */
+  get timeoutMs(): number {
+    return this.#timeoutMs;
   }
 
   get plugin(): Plugin {
@@ -262,7 +336,7 @@ export class Instance {
    * callOutputs of a (ptr, len) export for a stage's hot path: null for no output, the output
    * itself for one, an array only for several, so the common call allocates nothing but its copy.
    */
-  callFlat(name: string, arg: Uint8Array): Uint8Array | Uint8Array[] | null {
+  callFlat(name: string, arg: Uint8Array | string): Uint8Array | Uint8Array[] | null {
     const entry = this.#statusEntry(name);
     if (entry.isBlockCall === true && arg instanceof Uint8Array) this.#callWithBytes(entry, arg, MODE_BYTES);
     else this.#callAny(entry, arg, [], MODE_BYTES);
@@ -316,15 +390,6 @@ export class Instance {
     this.#headers = headers;
   }
 
-  /** What the plugin wrote to WASI stdout since the last read. */
-  stdout(): string {
-    return this.#wasi?.getStdoutString() ?? '';
-  }
-
-  stderr(): string {
-    return this.#wasi?.getStderrString() ?? '';
-  }
-
   /** Releases the instance; later calls fail with InstanceStateError. */
   remove(): void {
     if (this.removed) return;
@@ -332,6 +397,7 @@ export class Instance {
     this.#entries.clear();
     this.#lastEntry = undefined;
     this.#first = this.#rest = null;
+    this.#stdio?.flush();
     this.#wasi?.free();
   }
 
@@ -461,6 +527,9 @@ export class Instance {
     this.#count = 0;
     this.#errorMessage = null;
     this.#pending = null;
+    this.#callStart = 0;
+    this.#spent = 0;
+    this.#emitted = 0;
   }
 
   #leave(result: unknown, mode: Mode): unknown {
@@ -692,17 +761,26 @@ export class Instance {
   #freeTrapped(error: unknown): void {
     // The call's own outcome stands; a plugin that cannot free is not to be trusted with more calls.
     this.needsReplacement = true;
+    this.#timedOut = false;
     this.#logger.error('wasp_free trapped', { plugin: this.#plugin.name, function: this.#function, error: describe(error) });
   }
 
   /** An exception came out of the plugin: a trap, or a host function that threw through it. */
   #unwound(error: unknown): WaspError {
     this.needsReplacement = true;
+    if (this.#timedOut) {
+      this.#timedOut = false;
+      return new PluginTimeoutError(`plugin ${this.#plugin.name}: ${this.#function} ran past its ${this.#timeoutMs} ms deadline`, {
+        ...this.#context(),
+        timeoutMs: this.#timeoutMs,
+        cause: error,
+      });
+    }
     if (error instanceof WaspError) return error;
-    return new PluginTrapError(`plugin ${this.#plugin.name}: ${this.#function} trapped: ${describe(error)}`, {
-      ...this.#context(),
-      cause: error,
-    });
+    // An abort handler sets its message with wasp.error and then traps: the message is what went wrong.
+    const said = this.#errorMessage;
+    const message = said === null ? `${this.#function} trapped: ${describe(error)}` : `${this.#function} failed: ${said} (trapped: ${describe(error)})`;
+    return new PluginTrapError(`plugin ${this.#plugin.name}: ${message}`, { ...this.#context(), cause: error, pluginMessage: said });
   }
 
   #record(error: WaspError): void {
@@ -757,6 +835,7 @@ export class Instance {
     if (memory === undefined) return this.#badOutput(p, n);
     const bytes = memory.bytes();
     if (n > this.#maxOutput || p + n > bytes.length) return this.#badOutput(p, n);
+    if ((this.#spent += n + RECORD_COST) > this.#maxCallBytes) return this.#overBudget();
     const value = this.#mode === MODE_STRING ? memory.readUtf8(p, p + n) : copyOut(bytes, p, n);
     if (this.#count++ === 0) {
       this.#first = value;
@@ -774,6 +853,18 @@ export class Instance {
     }
   }
 
+  #overBudget(): void {
+    this.#first = this.#rest = null; // let go of what the call gave so far: it fails anyway
+    this.#record(
+      new CallLimitError(
+        `plugin ${this.#plugin.name}: ${this.#function} handed the host more than its maxCallBytes (${this.#maxCallBytes} bytes in outputs, side outputs and log lines)`,
+        'maxCallBytes',
+        this.#maxCallBytes,
+        this.#context(),
+      ),
+    );
+  }
+
   #error(ptr: number, len: number): void {
     const message = this.#readString(ptr, len, 'wasp.error');
     if (message !== null) this.#errorMessage = message;
@@ -781,17 +872,40 @@ export class Instance {
 
   #emit(subjectPtr: number, subjectLen: number, dataPtr: number, dataLen: number): number {
     if (this.#onEmit === undefined) return EMIT_NO_EMITTER;
+    if (this.#pending !== null) return EMIT_REFUSED; // the call has failed already: nothing more goes out
     if ((dataLen >>> 0) > this.#maxOutput) {
       this.#record(
         new OutputLimitError(`plugin ${this.#plugin.name}: a ${dataLen >>> 0}-byte side output is over the limit`, this.#context()),
       );
       return EMIT_REFUSED;
     }
+    if ((subjectLen >>> 0) > MAX_SUBJECT_BYTES) {
+      this.#refusedEmits++;
+      return EMIT_INVALID_SUBJECT;
+    }
     const subject = this.#readString(subjectPtr, subjectLen, 'wasp.emit subject');
     const memory = this.#memory;
     if (subject === null || memory === undefined || !memory.contains(dataPtr, dataLen)) {
       if (subject !== null) this.#record(outOfBounds(dataPtr >>> 0, dataLen >>> 0, this.memoryBytes, 'wasp.emit data', this.#context()));
       return EMIT_BAD_POINTER;
+    }
+    if (!isPublishSubject(subject)) {
+      this.#refusedEmits++;
+      return EMIT_INVALID_SUBJECT;
+    }
+    if (this.#emits !== undefined && !matchesAny(this.#emits, subject)) {
+      this.#refusedEmits++;
+      return EMIT_REFUSED;
+    }
+    if (++this.#emitted > this.#maxEmits) {
+      this.#record(
+        new CallLimitError(`plugin ${this.#plugin.name}: ${this.#function} emitted more than its maxEmitsPerCall (${this.#maxEmits}) side outputs`, 'maxEmitsPerCall', this.#maxEmits, this.#context()),
+      );
+      return EMIT_REFUSED;
+    }
+    if ((this.#spent += (dataLen >>> 0) + subject.length + RECORD_COST) > this.#maxCallBytes) {
+      this.#overBudget();
+      return EMIT_REFUSED;
     }
     const data = copyOut(memory.bytes(), dataPtr >>> 0, dataLen >>> 0);
     let accepted: boolean | void;
@@ -800,14 +914,30 @@ export class Instance {
     } catch (cause) {
       throw new CallbackError('wasp.emit', { ...this.#context(), cause });
     }
-    return accepted === false ? EMIT_REFUSED : EMIT_ACCEPTED;
+    if (accepted !== false) return EMIT_ACCEPTED;
+    this.#refusedEmits++;
+    return EMIT_REFUSED;
   }
 
   #log(level: number, ptr: number, len: number): void {
-    const message = this.#readString(ptr, len, 'wasp.log');
+    if (this.#pending !== null) return;
+    // Only the first MAX_LOG_LINE_BYTES are read: a plugin cannot make the host copy more per line.
+    const n = len >>> 0;
+    const message = this.#readString(ptr, Math.min(n, MAX_LOG_LINE_BYTES), 'wasp.log');
     if (message === null) return;
     const name = LOG_LEVELS[Math.min(Math.max(level, 0), LOG_LEVELS.length - 1)]!;
-    this.#logger[name](message, { plugin: this.#plugin.name, function: this.#function });
+    this.#logLine(name, n > MAX_LOG_LINE_BYTES ? `${message}…` : message, undefined);
+  }
+
+  /** A line the plugin logged (wasp.log, or a line of WASI stdout/stderr), charged to the call's budget. */
+  #logLine(level: LogLevel, message: string, stream: OutputStream | undefined): void {
+    if ((this.#state & BUSY) !== 0) {
+      if (this.#pending !== null) return;
+      if ((this.#spent += message.length + RECORD_COST) > this.#maxCallBytes) return this.#overBudget();
+    }
+    const fields: Record<string, unknown> = { plugin: this.#plugin.name, function: this.#function || undefined, ...this.#logFields };
+    if (stream !== undefined) fields.stream = stream;
+    this.#logger[level](message, fields);
   }
 
   #header(namePtr: number, nameLen: number, ptr: number, cap: number): number {

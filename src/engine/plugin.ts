@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Callback } from './callbacks.js';
+import { instrumentModule } from './deadline/instrument.js';
 import {
+  describe,
   FunctionNotFoundError,
+  InstanceStateError,
   MemoryLimitError,
   PluginCompileError,
   PluginHashMismatchError,
@@ -11,24 +14,25 @@ import {
   type ErrorContext,
 } from './errors.js';
 import { formatType, HOST_IMPORTS, sameType } from './host-imports.js';
+import { DEADLINE_STEPS, resolveLimits, type PluginLimits } from './limits.js';
 import { WASI_MODULES, type WasiOptions } from './wasi.js';
 import { capMemory, readModuleInfo, WasmFormatError, type ExportInfo, type FuncType, type ImportInfo } from './wasm-binary.js';
 
 export type PluginSource = string | URL | Uint8Array;
 
-export interface PluginOptions {
+/** How a plugin is registered: its limits (each defaulting to the engine's, see PluginLimits), a pin, its WASI world. */
+export interface PluginOptions extends Partial<PluginLimits> {
   /** Hex SHA-256 of the module file: a module whose hash differs is refused. */
   sha256?: string;
-  /** Hard cap on linear memory in 64 KiB pages: memory.grow past it fails inside the plugin. */
-  memoryLimitPages?: number;
-  /** Largest single output the host accepts from the plugin (default 16 MiB). */
-  maxOutputBytes?: number;
   /** Default WASI world for instances; getInstance may override it. */
   wasi?: WasiOptions;
 }
 
-export const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
-const MAX_PAGES = 65536;
+/** A module compiled for each way it runs: instrumented for a deadline, or plain for callers who turn it off. */
+interface Variants {
+  timed?: WebAssembly.Module;
+  plain?: WebAssembly.Module;
+}
 
 /**
  * A registered plugin: the module compiled once, its imports resolved and its
@@ -38,22 +42,58 @@ export class Plugin {
   readonly exports: readonly ExportInfo[];
   readonly imports: readonly ImportInfo[];
   readonly usesWasi: boolean;
-  readonly maxOutputBytes: number;
   readonly #functions: Map<string, FuncType>;
+  readonly #variants: Variants;
+  readonly #code: Uint8Array | undefined;
 
   constructor(
     readonly name: string,
-    readonly module: WebAssembly.Module,
     readonly sha256: string,
-    info: { imports: ImportInfo[]; exports: ExportInfo[] },
+    info: { imports: readonly ImportInfo[]; exports: readonly ExportInfo[] },
     readonly callbacks: readonly Callback[],
-    readonly options: PluginOptions,
+    readonly limits: PluginLimits,
+    readonly wasi: WasiOptions | undefined,
+    variants: Variants,
+    /** the module's bytes after the memory cap, to compile a variant not made yet (absent in workers) */
+    code?: Uint8Array,
   ) {
+    this.#code = code;
     this.exports = info.exports;
     this.imports = info.imports;
     this.usesWasi = info.imports.some((i) => WASI_MODULES.has(i.module));
-    this.maxOutputBytes = options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
     this.#functions = new Map(info.exports.filter((e) => e.type !== undefined).map((e) => [e.name, e.type!]));
+    this.#variants = { ...variants };
+  }
+
+  get timeoutMs(): number {
+    return this.limits.timeoutMs;
+  }
+
+  get maxOutputBytes(): number {
+    return this.limits.maxOutputBytes;
+  }
+
+  /** The module instances of this plugin are made from, for its own deadline. */
+  get module(): WebAssembly.Module {
+    return this.moduleFor(this.limits.timeoutMs);
+  }
+
+  /**
+   * The compiled module for a deadline: the instrumented one when there is a
+   * deadline, the plain one when it is 0. The one registration did not make is
+   * compiled on first use, once.
+   */
+  moduleFor(timeoutMs: number): WebAssembly.Module {
+    const key = timeoutMs > 0 ? 'timed' : 'plain';
+    const ready = this.#variants[key];
+    if (ready !== undefined) return ready;
+    const code = this.#code;
+    if (code === undefined) {
+      throw new InstanceStateError(`plugin ${this.name}: no ${key === 'timed' ? 'instrumented' : 'plain'} module here`, { plugin: this.name });
+    }
+    const module = key === 'timed' ? new WebAssembly.Module(instrument(code, this.name) as Uint8Array<ArrayBuffer>) : new WebAssembly.Module(code as Uint8Array<ArrayBuffer>);
+    this.#variants[key] = module;
+    return module;
   }
 
   /** The Wasm signature of an exported function. */
@@ -70,14 +110,16 @@ export class Plugin {
   }
 }
 
-/** The registerPlugin phase: load, verify, cap memory, compile and resolve imports. */
+/** The registerPlugin phase: load, verify, cap memory, compile (instrumented for the deadline) and resolve imports. */
 export async function compilePlugin(
   name: string,
   source: PluginSource,
   options: PluginOptions,
   callbacks: ReadonlyMap<string, Callback>,
+  defaults: Partial<PluginLimits> = {},
 ): Promise<Plugin> {
   const context: ErrorContext = { plugin: name };
+  const limits = resolveLimits(options, defaults, context);
   const bytes = await load(source, context);
   const sha256 = createHash('sha256').update(bytes).digest('hex');
   if (options.sha256 !== undefined && options.sha256.toLowerCase() !== sha256) {
@@ -97,26 +139,41 @@ export async function compilePlugin(
     throw cause;
   }
 
-  let code: Uint8Array = bytes;
-  if (options.memoryLimitPages !== undefined) code = limitMemory(bytes, info, options.memoryLimitPages, context);
-
-  let module: WebAssembly.Module;
-  try {
-    module = await WebAssembly.compile(code as Uint8Array<ArrayBuffer>);
-  } catch (cause) {
-    throw new PluginCompileError(`plugin ${name}: ${describeSource(source)} failed to compile: ${(cause as Error).message}`, {
-      ...context,
-      cause,
-    });
-  }
+  const code = limitMemory(bytes, info, limits.memoryLimitPages, context);
   const resolved = resolveImports(info.imports, callbacks, context);
-  return new Plugin(name, module, sha256, info, resolved, options);
+  const failed = (cause: unknown): PluginCompileError =>
+    new PluginCompileError(`plugin ${name}: ${describeSource(source)} failed to compile: ${describe(cause)}`, { ...context, cause });
+  // Validate before instrumenting, so a broken module is reported as itself rather than as whatever the instrumenter makes of it.
+  if (!WebAssembly.validate(code as Uint8Array<ArrayBuffer>)) {
+    throw await WebAssembly.compile(code as Uint8Array<ArrayBuffer>).then(
+      () => failed(new Error('invalid module')),
+      (cause: unknown) => failed(cause),
+    );
+  }
+  const variants: Variants = {};
+  try {
+    if (limits.timeoutMs > 0) variants.timed = await WebAssembly.compile(instrument(code, name) as Uint8Array<ArrayBuffer>);
+    else variants.plain = await WebAssembly.compile(code as Uint8Array<ArrayBuffer>);
+  } catch (cause) {
+    if (cause instanceof PluginCompileError) throw cause;
+    throw failed(cause);
+  }
+  return new Plugin(name, sha256, info, resolved, limits, options.wasi, variants, code);
+}
+
+/** The module with its deadline checks (see deadline/instrument.ts), or a PluginCompileError saying why it cannot have them. */
+function instrument(code: Uint8Array, name: string): Uint8Array {
+  try {
+    return instrumentModule(code, { steps: DEADLINE_STEPS });
+  } catch (cause) {
+    throw new PluginCompileError(
+      `plugin ${name}: cannot add deadline checks: ${describe(cause)} (register it with timeoutMs: 0 to run it without a deadline)`,
+      { plugin: name, cause },
+    );
+  }
 }
 
 function limitMemory(bytes: Uint8Array, info: ReturnType<typeof readModuleInfo>, pages: number, context: ErrorContext): Uint8Array {
-  if (!Number.isInteger(pages) || pages < 1 || pages > MAX_PAGES) {
-    throw new MemoryLimitError(`plugin ${context.plugin}: memoryLimitPages must be an integer from 1 to ${MAX_PAGES}`, context);
-  }
   if (info.memory !== undefined && info.memory.min > pages) {
     throw new MemoryLimitError(
       `plugin ${context.plugin}: the module needs ${info.memory.min} pages of memory at start, more than memoryLimitPages ${pages}`,

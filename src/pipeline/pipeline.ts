@@ -9,8 +9,7 @@ import type { Delivery, Publisher, Source, Transport } from '../transport/transp
 import type { PipelineConfig } from './config/schema.js';
 import { Flights, type Flight } from './flight.js';
 import { nativeStage, type NativeStageFunction } from './stages/native-stage.js';
-import { wasmStage, type StageHost, type WasmStageSpec } from './stages/wasm-stage.js';
-import { workerStage } from './stages/worker-stage.js';
+import { pluginStage, type Stage, type StageHost, type StageSpec } from './stages/plugin-stage.js';
 import { PipelineStats, StageStats } from './stats.js';
 import type { Work } from './work.js';
 
@@ -47,7 +46,7 @@ export class Pipeline {
   #source: Source | undefined;
   #subscription: Subscription | undefined;
   #sourceComplete = false;
-  readonly #stages: { spec: WasmStageSpec; stage: ReturnType<typeof wasmStage> }[] = [];
+  readonly #stages: { spec: StageSpec; stage: Stage }[] = [];
   #publisher!: Publisher;
   #output!: (work: Work) => Promise<void> | void;
 
@@ -74,14 +73,18 @@ export class Pipeline {
       }
       await engine.registerPlugin(name, plugin.path, {
         sha256: plugin.sha256,
+        timeoutMs: plugin.timeoutMs,
         memoryLimitPages: plugin.memoryLimitPages,
         maxOutputBytes: plugin.maxOutputBytes,
+        maxCallBytes: plugin.maxCallBytes,
+        maxEmitsPerCall: plugin.maxEmitsPerCall,
         wasi: { env: plugin.wasi?.env, args: plugin.wasi?.args, files },
       });
     }
     return new Pipeline(config, engine, io);
   }
 
+  /** Starts the stages (every instance up, or the reason none can be) and then the input. */
   async start(): Promise<void> {
     const { config, io } = this;
     const atLeastOnce = config.input.kind === 'stream';
@@ -100,12 +103,15 @@ export class Pipeline {
     for (const [i, spec] of config.stages.entries()) {
       const native = io.native?.[spec.name];
       const stats = this.stats.stages[i]!;
-      const stage = native
-        ? nativeStage(native, spec, stats, host)
-        : spec.pool.mode === 'worker'
-          ? workerStage(this.engine, spec, stats, host)
-          : wasmStage(this.engine, spec, stats, host);
+      const stage = native ? nativeStage(native, spec, stats, host) : pluginStage(this.engine, spec, stats, host);
       this.#stages.push({ spec, stage });
+    }
+    // A module that cannot instantiate fails here, in either mode, before any input is taken.
+    try {
+      await Promise.all(this.#stages.map(({ stage }) => stage.ready()));
+    } catch (error) {
+      this.close();
+      throw error;
     }
 
     this.#source = config.input.kind === 'stdin' ? lineSource(io.stdin ?? process.stdin) : await io.transport.source(config.input);
@@ -164,7 +170,7 @@ export class Pipeline {
     this.io.logger.warn('publish failed; the input will be redelivered', { error: describe(error) });
   };
 
-  #deadLetter(work: Work, spec: WasmStageSpec, error: WaspError): void {
+  #deadLetter(work: Work, spec: StageSpec, error: WaspError): void {
     work.flight.deadLettered();
     this.stats.deadLettered++;
     const fields = { stage: spec.name, plugin: spec.plugin, function: spec.function, subject: work.subject };

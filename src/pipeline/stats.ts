@@ -1,13 +1,32 @@
-/** Counters of one stage. */
+import type { PoolCounters } from '../engine/pool/pool.js';
+
+/** Counters of one stage; what its pool counts (in this thread or in workers) is read through. */
 export class StageStats {
   in = 0;
   out = 0;
   dropped = 0;
   failed = 0;
   emitted = 0;
-  refusedEmits = 0;
-  replacedInstances = 0;
+  #pool: Readonly<PoolCounters> = { refusedEmits: 0, replacedInstances: 0 };
   constructor(readonly name: string) {}
+
+  /** Reads refused side outputs and replaced instances from the stage's pool. */
+  count(pool: Readonly<PoolCounters>): void {
+    this.#pool = pool;
+  }
+
+  get refusedEmits(): number {
+    return this.#pool.refusedEmits;
+  }
+
+  get replacedInstances(): number {
+    return this.#pool.replacedInstances;
+  }
+
+  toJSON(): Record<string, unknown> {
+    const { name, in: received, out, dropped, failed, emitted, refusedEmits, replacedInstances } = this;
+    return { name, in: received, out, dropped, failed, emitted, refusedEmits, replacedInstances };
+  }
 }
 
 /** Counters of a running pipeline, read by the status line and the summary. */

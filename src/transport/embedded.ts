@@ -1,7 +1,7 @@
 import { Observable } from 'rxjs';
 import { FireAndForget } from './delivery.js';
 import type { Headers } from './headers.js';
-import { subjectMatches } from './subjects.js';
+import { subjectMatches } from '../engine/subjects.js';
 import type { Delivery, InputSpec, Publisher, Source, Transport } from './transport.js';
 
 // Handlers get a Delivery, settled with no-ops: the embedded source passes the bus's one object

@@ -5,7 +5,8 @@ import { PipelineStats, StageStats } from '../../src/pipeline/stats.js';
 
 function stats(): PipelineStats {
   const upper = Object.assign(new StageStats('upper'), { in: 10, out: 8, dropped: 2 });
-  const audit = Object.assign(new StageStats('audit'), { in: 8, out: 7, failed: 1, emitted: 7, refusedEmits: 1 });
+  const audit = Object.assign(new StageStats('audit'), { in: 8, out: 7, failed: 1, emitted: 7 });
+  audit.count({ refusedEmits: 1, replacedInstances: 0 });
   return Object.assign(new PipelineStats([upper, audit]), { received: 10, published: 7, deadLettered: 1, acked: 9, termed: 1 });
 }
 

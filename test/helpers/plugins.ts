@@ -15,9 +15,9 @@ export const watExample = `${root}plugins/wat/examples.wasm`;
 let wabt: Awaited<ReturnType<typeof wabtInit>> | undefined;
 
 /** Compiles WAT text, for fixtures that pin down one ABI edge each. */
-export async function wat(source: string): Promise<Uint8Array> {
+export async function wat(source: string, features: Record<string, boolean> = {}): Promise<Uint8Array> {
   wabt ??= await wabtInit();
-  const module = wabt.parseWat('fixture.wat', source);
+  const module = wabt.parseWat('fixture.wat', source, features);
   try {
     return module.toBinary({}).buffer;
   } finally {

@@ -1,49 +1,68 @@
 import type { Engine } from '../engine.js';
-import { asWaspError, type WaspError } from '../errors.js';
-import type { Instance, MessageHeaders } from '../instance.js';
-import { matchesAny } from '../../transport/subjects.js';
-import { firstValue, type PoolHeaders } from './wire.js';
+import { InvalidOptionError, type WaspError } from '../errors.js';
+import { MAX_INLINE_POOL_SIZE, MAX_WORKER_POOL_SIZE } from '../limits.js';
+import { InlinePluginPool } from './inline-pool.js';
+import type { PoolHeaders } from './wire.js';
 import { WorkerPluginPool } from './worker-pool.js';
 
 /** The message a pooled call handles, readable by the plugin through wasp.subject / wasp.header. */
 export interface PoolMessage {
   subject: string;
-  /** a header may carry one value or several; the plugin reads the first */
+  /** a header may carry one value or several; the plugin reads the first (headers with a get(name) are read through it) */
   headers?: PoolHeaders;
 }
 
-/** How submit hands back a call's outcome: the caller's ticket and a result or a typed error. */
+/**
+ * How submit hands back a call's outcome: the caller's ticket and a result or
+ * a typed error. The result is valid until `done` returns (an inline pool
+ * reuses it and its arrays): keep what you need, not the object.
+ */
 export type PoolDone<T> = (ticket: T, result: PoolResult | undefined, error: WaspError | undefined) => void;
 
 export interface PoolResult {
   outputs: Uint8Array[];
-  /** side outputs the plugin emitted (wasp.emit) to subjects `emits` allows */
+  /** side outputs the plugin emitted (wasp.emit) to subjects `emits` allows; none when the call failed */
   emits: { subject: string; data: Uint8Array }[];
 }
 
 export interface PoolOptions {
-  /** instances (inline) or worker threads (worker); default 1 */
+  /** instances (inline) or worker threads (worker); default 1, at most 256 inline and 64 workers */
   size?: number;
   /** inline: in this thread, synchronously; worker: in worker threads, in batches; default inline */
   mode?: 'inline' | 'worker';
-  /** worker mode: a call that runs longer is stopped (its worker is replaced) and fails with PluginTimeoutError */
+  /** a call or instantiation running longer fails with PluginTimeoutError and its instance is replaced; default the plugin's timeoutMs, 0 for none */
   timeoutMs?: number;
   /** subject patterns side outputs may go to; anything else is refused (the plugin gets -2) */
   emits?: string[];
+  /** fields added to every line the plugin logs, e.g. `{ stage: 'upper' }` */
+  logFields?: Record<string, unknown>;
+}
+
+/** What a pool counts over its life, in either mode. */
+export interface PoolCounters {
+  /** instances (or workers) replaced after a trap, a timeout or a trapping wasp_free */
+  replacedInstances: number;
+  /** side outputs refused: invalid subject, outside `emits` */
+  refusedEmits: number;
 }
 
 /**
  * A pool of instances of one plugin behind one async call, the same whether
- * the instances run inline or in worker threads.
+ * the instances run inline or in worker threads: the same limits, deadline,
+ * replacement of broken instances (retried with backoff when a replacement
+ * cannot be made), logging and counters.
  */
 export interface PluginPool {
   readonly mode: 'inline' | 'worker';
   readonly size: number;
+  readonly counters: Readonly<PoolCounters>;
+  /** Resolves once every instance is up; rejects with the reason when the module cannot be instantiated. */
+  ready(): Promise<void>;
   call(fn: string, data: Uint8Array | string, message?: PoolMessage): Promise<PoolResult>;
   /**
    * call without a promise per call, for callers that handle many (a
-   * pipeline stage): `done` gets `ticket` back with the outcome, at once
-   * inline or when the worker answers.
+   * pipeline stage): `done` gets `ticket` back with the outcome, before
+   * submit returns inline, when the worker answers in worker mode.
    */
   submit<T>(fn: string, data: Uint8Array | string, message: PoolMessage | undefined, ticket: T, done: PoolDone<T>): void;
   close(): Promise<void>;
@@ -51,70 +70,10 @@ export interface PluginPool {
 
 export function createPool(engine: Engine, plugin: string, options: PoolOptions = {}): PluginPool {
   const size = options.size ?? 1;
-  if (!Number.isInteger(size) || size < 1) throw new RangeError('pool size must be a positive integer');
-  return options.mode === 'worker' ? new WorkerPluginPool(engine.plugin(plugin), size, options) : new InlinePluginPool(engine, plugin, size, options.emits ?? []);
-}
-
-class InlinePluginPool implements PluginPool {
-  readonly mode = 'inline';
-  readonly #instances: Instance[] = [];
-  #next = 0;
-  #emitted: { subject: string; data: Uint8Array }[] = [];
-  readonly #onEmit: (subject: string, data: Uint8Array) => boolean;
-
-  constructor(
-    readonly engine: Engine,
-    readonly plugin: string,
-    readonly size: number,
-    emits: readonly string[],
-  ) {
-    this.#onEmit = (subject, data) => {
-      if (!matchesAny(emits, subject)) return false;
-      this.#emitted.push({ subject, data });
-      return true;
-    };
-    for (let i = 0; i < size; i++) this.#instances.push(engine.getInstanceSync(plugin, { onEmit: this.#onEmit }));
+  const worker = options.mode === 'worker';
+  const max = worker ? MAX_WORKER_POOL_SIZE : MAX_INLINE_POOL_SIZE;
+  if (!Number.isInteger(size) || size < 1 || size > max) {
+    throw new InvalidOptionError('size', `plugin ${plugin}: pool size must be a whole number from 1 to at most ${max} ${worker ? 'workers' : 'instances'}`, { plugin });
   }
-
-  async call(fn: string, data: Uint8Array | string, message?: PoolMessage): Promise<PoolResult> {
-    return this.#call(fn, data, message);
-  }
-
-  submit<T>(fn: string, data: Uint8Array | string, message: PoolMessage | undefined, ticket: T, done: PoolDone<T>): void {
-    let result: PoolResult;
-    try {
-      result = this.#call(fn, data, message);
-    } catch (error) {
-      done(ticket, undefined, asWaspError(error));
-      return;
-    }
-    done(ticket, result, undefined);
-  }
-
-  #call(fn: string, data: Uint8Array | string, message?: PoolMessage): PoolResult {
-    const i = this.#next;
-    this.#next = (i + 1) % this.#instances.length;
-    const instance = this.#instances[i]!;
-    instance.setMessage(message?.subject ?? null, message?.headers ? firstValues(message.headers) : undefined);
-    this.#emitted = [];
-    try {
-      const outputs = instance.callOutputs(fn, data);
-      return { outputs, emits: this.#emitted };
-    } finally {
-      if (instance.needsReplacement) {
-        instance.remove();
-        this.#instances[i] = this.engine.getInstanceSync(this.plugin, { onEmit: this.#onEmit });
-      }
-    }
-  }
-
-  async close(): Promise<void> {
-    for (const instance of this.#instances) instance.remove();
-  }
-}
-
-function firstValues(headers: PoolHeaders): MessageHeaders {
-  const map = new Map<string, string>();
-  for (const [name, value] of headers) map.set(name, firstValue(value));
-  return map;
+  return worker ? new WorkerPluginPool(engine.plugin(plugin), engine.logger, size, options) : new InlinePluginPool(engine, plugin, size, options);
 }

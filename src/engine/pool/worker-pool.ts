@@ -1,12 +1,15 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
-import { FunctionNotFoundError, InstanceStateError, PluginTimeoutError, PluginTrapError, type WaspError } from '../errors.js';
+import { FunctionNotFoundError, InstanceStateError, PluginTimeoutError, PluginTrapError, PluginUnavailableError, type WaspError } from '../errors.js';
+import { checkTimeout } from '../limits.js';
+import type { Logger } from '../logger.js';
 import type { Plugin } from '../plugin.js';
-import { type PluginPool, type PoolDone, type PoolMessage, type PoolOptions, type PoolResult } from './pool.js';
-import { reviveError, type FromWorker, type WorkerSetup } from './protocol.js';
+import type { PluginPool, PoolCounters, PoolDone, PoolMessage, PoolOptions, PoolResult } from './pool.js';
+import { reviveError, type FromWorker, type LogRecord, type WorkerSetup } from './protocol.js';
 import { serveCallbacks } from './remote-callbacks.js';
 import { Fifo } from './fifo.js';
+import { Retry } from './retry.js';
 import { createRing, RingReader, RingWriter } from './ring.js';
 import { readResult, writeCall, type PoolHeaders } from './wire.js';
 
@@ -27,6 +30,8 @@ class Slot {
   pumping = false;
   waiting = false;
   dead = false;
+  /** the worker said its instance is up */
+  up = false;
   /** watchdog: the worker's count of calls started, as seen last, and when it last moved */
   seen = 0;
   movedAt = 0;
@@ -68,33 +73,54 @@ function workerUrl(): URL {
  * Instances in worker threads, so a CPU-heavy plugin uses several cores.
  * Calls and results cross in SharedArrayBuffer rings, one pair per worker:
  * no postMessage per call, and one wake-up of this thread serves every result
- * that is ready. A call past timeoutMs gets its worker terminated and
- * replaced; the calls queued behind it run on the new worker (nothing of
- * theirs has been seen: side outputs travel with results). Host callbacks run
- * on this thread and may be async.
+ * that is ready. The instance in a worker keeps the same limits and deadline
+ * as an inline one and replaces itself after a trap; a call stuck past
+ * timeoutMs where the deadline cannot reach gets its worker terminated and
+ * replaced, and the calls queued behind it run on the new worker (nothing of
+ * theirs has been seen: side outputs travel with results). A worker that
+ * cannot start again is retried with backoff. Host callbacks run on this
+ * thread and may be async; plugin logs are replayed to the engine's logger here.
  */
 export class WorkerPluginPool implements PluginPool {
   readonly mode = 'worker';
+  readonly counters: PoolCounters = { replacedInstances: 0, refusedEmits: 0 };
   readonly #slots: Slot[] = [];
   readonly #functions: Map<string, number>;
-  readonly #timeoutMs: number | undefined;
+  readonly #timeoutMs: number;
   readonly #watchdog: NodeJS.Timeout | undefined;
   readonly #pump = (slot: Slot): void => this.#pumpSlot(slot);
+  readonly #ready: Promise<void>;
+  readonly #retry = new Retry();
+  #respawn: NodeJS.Timeout | undefined;
+  #starting: number;
+  #started = false;
+  #startFailed: ((error: WaspError) => void) | undefined;
+  #startDone: (() => void) | undefined;
   #closed = false;
-  #broken: WaspError | undefined;
 
   constructor(
     readonly plugin: Plugin,
+    readonly logger: Logger,
     readonly size: number,
     readonly options: PoolOptions,
   ) {
     this.#functions = new Map(plugin.exports.map((e, i) => [e.name, i]));
-    this.#timeoutMs = options.timeoutMs;
+    this.#timeoutMs = checkTimeout(options.timeoutMs ?? plugin.timeoutMs, { plugin: plugin.name });
+    this.#starting = size;
+    this.#ready = new Promise<void>((resolve, reject) => {
+      this.#startDone = resolve;
+      this.#startFailed = reject;
+    });
+    this.#ready.catch(() => {}); // observed through ready(); a caller that never asks must not see an unhandled rejection
     for (let i = 0; i < size; i++) this.#slots.push(this.#spawn());
-    if (this.#timeoutMs !== undefined) {
+    if (this.#timeoutMs > 0) {
       this.#watchdog = setInterval(() => this.#checkDeadlines(), Math.max(5, Math.floor(this.#timeoutMs / 4)));
       this.#watchdog.unref();
     }
+  }
+
+  ready(): Promise<void> {
+    return this.#ready;
   }
 
   call(fn: string, data: Uint8Array | string, message?: PoolMessage): Promise<PoolResult> {
@@ -102,26 +128,25 @@ export class WorkerPluginPool implements PluginPool {
   }
 
   submit<T>(fn: string, data: Uint8Array | string, message: PoolMessage | undefined, ticket: T, done: PoolDone<T>): void {
-    const failure = this.#closed
-      ? new InstanceStateError(`plugin ${this.plugin.name}: the pool is closed`, { plugin: this.plugin.name })
-      : this.#broken;
-    if (failure !== undefined) return done(ticket, undefined, failure);
+    if (this.#closed) return done(ticket, undefined, new InstanceStateError(`plugin ${this.plugin.name}: the pool is closed`, { plugin: this.plugin.name }));
     const index = this.#functions.get(fn);
     if (index === undefined) {
       return done(ticket, undefined, new FunctionNotFoundError(`plugin ${this.plugin.name} exports no function ${fn}`, { plugin: this.plugin.name, function: fn }));
     }
+    let slot: Slot | undefined;
+    for (const candidate of this.#slots) if (!candidate.dead && (slot === undefined || candidate.load < slot.load)) slot = candidate;
+    if (slot === undefined) return done(ticket, undefined, this.#unavailable());
     const bytes = typeof data === 'string' ? encoder.encode(data) : data;
-    const pending: Pending = { fn: index, data: bytes, subject: message?.subject, headers: message?.headers, ticket, done: done as PoolDone<unknown> };
-    let slot = this.#slots[0]!;
-    for (let i = 1; i < this.#slots.length; i++) if (this.#slots[i]!.load < slot.load) slot = this.#slots[i]!;
-    this.#send(slot, pending);
+    this.#send(slot, { fn: index, data: bytes, subject: message?.subject, headers: message?.headers, ticket, done: done as PoolDone<unknown> });
   }
 
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#watchdog) clearInterval(this.#watchdog);
+    if (this.#respawn) clearTimeout(this.#respawn);
     const error = new InstanceStateError(`plugin ${this.plugin.name}: the pool was closed`, { plugin: this.plugin.name });
-    await Promise.all(this.#slots.map((slot) => this.#retire(slot, (p) => settle(p, undefined, error))));
+    this.#startFailed?.(error);
+    await Promise.all(this.#slots.map((slot) => this.#retire(slot, (p) => this.#settle(p, undefined, error))));
   }
 
   #spawn(): Slot {
@@ -133,12 +158,14 @@ export class WorkerPluginPool implements PluginPool {
     const progress = new SharedArrayBuffer(8);
     const setup: WorkerSetup = {
       name: this.plugin.name,
-      module: this.plugin.module,
+      module: this.plugin.moduleFor(this.#timeoutMs),
       sha256: this.plugin.sha256,
       exports: this.plugin.exports,
       imports: this.plugin.imports,
-      options: { maxOutputBytes: this.plugin.maxOutputBytes, wasi: this.plugin.options.wasi },
+      limits: { ...this.plugin.limits, timeoutMs: this.#timeoutMs },
+      wasi: this.plugin.wasi,
       emits: this.options.emits ?? [],
+      logFields: this.options.logFields,
       calls,
       results,
       bulk: bulk.port2,
@@ -151,7 +178,9 @@ export class WorkerPluginPool implements PluginPool {
     serveCallbacks(this.plugin.callbacks, callbackChannel.port1, answered);
     const slot = new Slot(worker, new RingWriter(calls), new RingReader(results), bulk.port1, callbackChannel.port1, new Int32Array(progress), this.#pump);
     worker.on('message', (message: FromWorker) => {
-      if (message.type === 'failed') this.#fail(slot, reviveError(message.error));
+      this.#replay(message.logs);
+      if (message.type === 'ready') this.#up(slot);
+      else this.#down(slot, reviveError(message.error));
     });
     const crashed = (cause: unknown): void => {
       const detail = cause instanceof Error ? cause.message : `exit code ${String(cause)}`;
@@ -160,6 +189,59 @@ export class WorkerPluginPool implements PluginPool {
     worker.on('error', crashed);
     worker.on('exit', crashed);
     return slot;
+  }
+
+  #up(slot: Slot): void {
+    slot.up = true;
+    this.#retry.succeeded();
+    if (!this.#started && --this.#starting === 0) {
+      this.#started = true;
+      this.#startDone?.();
+    }
+  }
+
+  /**
+   * A worker could not make its instance. At start-up the pool fails to start;
+   * later (a replacement), the slot's calls fail and the worker is tried again with backoff.
+   */
+  #down(slot: Slot, error: WaspError): void {
+    if (!this.#started) {
+      this.#retry.failed(error);
+      this.#startFailed?.(error);
+      for (const other of this.#slots) void this.#retire(other, (p) => this.#settle(p, undefined, error));
+      return;
+    }
+    this.#retry.failed(error);
+    const failure = this.#unavailable();
+    void this.#retire(slot, (p) => this.#settle(p, undefined, failure));
+    this.logger.warn(`plugin ${this.plugin.name}: cannot start a replacement worker; retrying in ${Math.round(this.#retry.delay)} ms`, {
+      plugin: this.plugin.name,
+      error: error.message,
+    });
+    this.#scheduleRespawn();
+  }
+
+  #scheduleRespawn(): void {
+    if (this.#respawn !== undefined || this.#closed) return;
+    this.#respawn = setTimeout(() => {
+      this.#respawn = undefined;
+      if (this.#closed) return;
+      for (let i = 0; i < this.#slots.length; i++) if (this.#slots[i]!.dead) this.#slots[i] = this.#spawn();
+    }, this.#retry.delay);
+    this.#respawn.unref();
+  }
+
+  #unavailable(): WaspError {
+    const cause = this.#retry.lastError;
+    return new PluginUnavailableError(`plugin ${this.plugin.name}: no worker is available: a replacement failed to start${cause ? `: ${cause.message}` : ''}`, {
+      plugin: this.plugin.name,
+      cause,
+    });
+  }
+
+  #replay(logs: readonly LogRecord[] | undefined): void {
+    if (logs === undefined) return;
+    for (const { level, message, fields } of logs) this.logger[level](message, fields);
   }
 
   #send(slot: Slot, pending: Pending): void {
@@ -199,8 +281,11 @@ export class WorkerPluginPool implements PluginPool {
       const record = readResult(slot.results, at, slot.bulk);
       slot.results.release();
       const pending = slot.sent.shift()!;
-      if (record.error === undefined) settle(pending, record, undefined);
-      else settle(pending, undefined, reviveError(record.error));
+      this.#replay(record.logs);
+      if (record.refused !== 0) this.counters.refusedEmits += record.refused;
+      if (record.replaced) this.counters.replacedInstances++;
+      if (record.error === undefined) this.#settle(pending, record, undefined);
+      else this.#settle(pending, undefined, reviveError(record.error));
     }
   }
 
@@ -214,6 +299,7 @@ export class WorkerPluginPool implements PluginPool {
   #checkDeadlines(): void {
     const now = performance.now();
     for (const slot of this.#slots) {
+      if (slot.dead) continue;
       const started = Atomics.load(slot.progress, 0);
       if (started !== slot.seen) {
         slot.seen = started;
@@ -221,7 +307,7 @@ export class WorkerPluginPool implements PluginPool {
         continue;
       }
       const running = started !== Atomics.load(slot.progress, 1);
-      if (!running || now - slot.movedAt <= this.#timeoutMs!) continue;
+      if (!running || now - slot.movedAt <= this.#timeoutMs) continue;
       this.#drain(slot); // results written just now are good
       const culprit = slot.sent.peek();
       if (culprit === undefined) continue;
@@ -231,6 +317,7 @@ export class WorkerPluginPool implements PluginPool {
         new PluginTimeoutError(`plugin ${this.plugin.name}: ${name} ran past its ${this.#timeoutMs} ms deadline; its worker was stopped`, {
           plugin: this.plugin.name,
           function: name,
+          timeoutMs: this.#timeoutMs,
         }),
       );
     }
@@ -239,23 +326,19 @@ export class WorkerPluginPool implements PluginPool {
   /** The worker is gone or stuck: its oldest unanswered call fails with `error`, the rest go to a fresh worker. */
   #replace(slot: Slot, error: WaspError): void {
     if (slot.dead || this.#closed) return;
+    if (!slot.up) return this.#down(slot, error); // it died starting: that is a start-up failure
     this.#drain(slot);
     const again: Pending[] = [];
-    let culprit = true;
+    let culprit = slot.sent.length > 0;
     void this.#retire(slot, (p) => {
-      if (culprit) settle(p, undefined, error);
+      if (culprit) this.#settle(p, undefined, error);
       else again.push(p);
       culprit = false;
     });
+    this.counters.replacedInstances++;
     const fresh = this.#spawn();
     this.#slots[this.#slots.indexOf(slot)] = fresh;
     for (const p of again) this.#send(fresh, p);
-  }
-
-  /** The worker could not start (its module does not instantiate there): every call fails, now and later. */
-  #fail(slot: Slot, error: WaspError): void {
-    this.#broken = error;
-    for (const other of this.#slots) void this.#retire(other, (p) => settle(p, undefined, error));
   }
 
   /** Stops a slot's worker and hands each call it still held, oldest first, to `each`. */
@@ -270,15 +353,13 @@ export class WorkerPluginPool implements PluginPool {
     slot.callbackPort.close();
     return slot.worker.terminate();
   }
-}
 
-function settle(pending: Pending, result: PoolResult | undefined, error: WaspError | undefined): void {
-  try {
-    pending.done(pending.ticket, result, error);
-  } catch (thrown) {
-    // a caller's callback failing must not leave the pool half way through its results
-    queueMicrotask(() => {
-      throw thrown;
-    });
+  #settle(pending: Pending, result: PoolResult | undefined, error: WaspError | undefined): void {
+    try {
+      pending.done(pending.ticket, result, error);
+    } catch (thrown) {
+      // A caller's callback failing must neither leave the pool half way through its results nor take the process down.
+      this.logger.error(`plugin ${this.plugin.name}: a pool caller's done callback threw`, { plugin: this.plugin.name, error: thrown instanceof Error ? thrown.message : String(thrown) });
+    }
   }
 }

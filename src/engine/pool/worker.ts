@@ -1,14 +1,17 @@
 // A worker thread of a pool: one instance of the plugin, made from the module
 // compiled once on the pool's thread, taking calls from its ring in order and
-// writing each result back. Between calls it sleeps in Atomics.wait; a
-// deadline stops it by terminating the thread.
+// writing each result back. Between calls it sleeps in Atomics.wait. The
+// instance's own deadline stops a looping call (and a looping start-up) here;
+// the pool's watchdog terminates the thread when a call is stuck where the
+// deadline cannot see it (a host callback that never answers).
 import { parentPort, workerData } from 'node:worker_threads';
-import { completeLogger } from '../logger.js';
+import { asWaspError, PluginUnavailableError } from '../errors.js';
+import { LOG_LEVELS, type Logger, type LogLevel } from '../logger.js';
 import { Instance } from '../instance.js';
 import { Plugin } from '../plugin.js';
 import { initWasi } from '../wasi.js';
-import { matchesAny } from '../../transport/subjects.js';
-import { serializeError, type FromWorker, type WorkerSetup } from './protocol.js';
+import { serializeError, type FromWorker, type LogRecord, type WorkerSetup } from './protocol.js';
+import { Retry } from './retry.js';
 import { remoteCallbacks } from './remote-callbacks.js';
 import { RingReader, RingWriter } from './ring.js';
 import { readCall, writeResult, type ResultRecord } from './wire.js';
@@ -44,20 +47,50 @@ function announce(callStarted: number): void {
 }
 
 const callbacks = remoteCallbacks(setup.callbacks, setup.callbackPort, setup.answered);
-const plugin = new Plugin(setup.name, setup.module, setup.sha256, { exports: [...setup.exports], imports: [...setup.imports] }, callbacks, setup.options);
+// This side needs only the module variant the pool chose (instrumented for the deadline, or plain).
+const variant = setup.limits.timeoutMs > 0 ? { timed: setup.module } : { plain: setup.module };
+const plugin = new Plugin(setup.name, setup.sha256, { exports: setup.exports, imports: setup.imports }, callbacks, setup.limits, setup.wasi, variant);
+
+// What the plugin logs goes back to the pool's thread, with the result of the call it logged in.
+let logs: LogRecord[] | undefined;
+const keep =
+  (level: LogLevel) =>
+  (message: string, fields?: Record<string, unknown>): void => {
+    (logs ??= []).push({ level, message, fields });
+  };
+const logger = Object.fromEntries(LOG_LEVELS.map((level) => [level, keep(level)])) as unknown as Logger;
+
 const make = (): Instance =>
-  new Instance(plugin, completeLogger(), {
-    // Side outputs travel back with the call's result; the allow-list is checked here, where the plugin waits for the answer.
+  new Instance(plugin, logger, {
+    // Side outputs travel back with the call's result; the instance checks subjects and the allow-list here, where the plugin waits for the answer.
     onEmit: (subject, data) => {
-      if (!matchesAny(setup.emits, subject)) return false;
       emits.push({ subject, data });
-      return true;
     },
+    emits: setup.emits,
+    timeoutMs: setup.limits.timeoutMs,
+    wasi: setup.wasi,
+    logFields: setup.logFields,
   });
+
+function takeLogs(): LogRecord[] | undefined {
+  const out = logs;
+  logs = undefined;
+  return out;
+}
 
 async function main(): Promise<void> {
   if (plugin.usesWasi) await initWasi();
-  let instance = make();
+  let instance: Instance | undefined;
+  try {
+    instance = make();
+  } catch (error) {
+    parentPort!.postMessage({ type: 'failed', error: serializeError(error), logs: takeLogs() ?? [] } satisfies FromWorker);
+    return;
+  }
+  parentPort!.postMessage({ type: 'ready', logs: takeLogs() ?? [] } satisfies FromWorker);
+  // A replacement that cannot be made is retried with backoff; calls meanwhile fail with PluginUnavailableError.
+  const retry = new Retry();
+  let refusedBefore = 0;
   for (;;) {
     const at = calls.next();
     if (at < 0) {
@@ -68,23 +101,51 @@ async function main(): Promise<void> {
     Atomics.add(progress, 0, 1);
     const call = readCall(calls, at, setup.bulk);
     emits = [];
-    instance.setMessage(call.subject, call.headers);
     let outputs = NONE;
     let error;
-    try {
-      outputs = instance.callOutputs(functions[call.fn]!, call.data);
-    } catch (failure) {
-      error = serializeError(failure);
-      if (instance.needsReplacement) {
-        instance.remove();
+    let refused = 0;
+    let replaced = false;
+    if (instance === undefined && retry.due) {
+      try {
         instance = make();
+        refusedBefore = 0;
+        retry.succeeded();
+      } catch (failure) {
+        retry.failed(asWaspError(failure));
+      }
+    }
+    if (instance === undefined) {
+      const cause = retry.lastError;
+      error = serializeError(
+        new PluginUnavailableError(`plugin ${setup.name}: no instance is available: a replacement failed to instantiate${cause ? `: ${cause.message}` : ''}`, { plugin: setup.name, cause }),
+      );
+    } else {
+      instance.setMessage(call.subject, call.headers);
+      try {
+        outputs = instance.callOutputs(functions[call.fn]!, call.data);
+      } catch (failure) {
+        error = serializeError(failure);
+        emits = []; // a failed call's side outputs are dropped, as inline
+      }
+      refused = instance.refusedEmits - refusedBefore;
+      refusedBefore = instance.refusedEmits;
+      if (instance.needsReplacement) {
+        replaced = true;
+        instance.remove();
+        instance = undefined;
+        try {
+          instance = make();
+          refusedBefore = 0;
+        } catch (failure) {
+          retry.failed(asWaspError(failure));
+        }
       }
     }
     Atomics.add(progress, 1, 1);
     calls.release();
-    writeResult(results, setup.bulk, { outputs, emits, error });
+    writeResult(results, setup.bulk, { outputs, emits, error, logs: takeLogs(), refused, replaced });
     announce(started);
   }
 }
 
-main().catch((error: unknown) => parentPort!.postMessage({ type: 'failed', error: serializeError(error) } satisfies FromWorker));
+main().catch((error: unknown) => parentPort!.postMessage({ type: 'failed', error: serializeError(error), logs: takeLogs() ?? [] } satisfies FromWorker));

@@ -3,7 +3,16 @@
 // docs/config.md (see docs.ts), so the three cannot drift apart.
 import { z } from 'zod';
 import type { NatsSettings } from '../../transport/nats.js';
-import { isValidSubject } from '../../transport/subjects.js';
+import { isValidSubject } from '../../engine/subjects.js';
+import {
+  DEFAULT_MAX_EMITS_PER_CALL,
+  DEFAULT_MAX_OUTPUT_BYTES,
+  DEFAULT_MEMORY_LIMIT_PAGES,
+  DEFAULT_TIMEOUT_MS,
+  MAX_INLINE_POOL_SIZE,
+  MAX_PAGES,
+  MAX_WORKER_POOL_SIZE,
+} from '../../engine/limits.js';
 
 const subject = z
   .string()
@@ -41,8 +50,22 @@ export const pluginSchema = z
       .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits')
       .optional()
       .describe('pin: the module is refused when its SHA-256 differs'),
-    memoryLimitPages: z.number().int().min(1).max(65536).optional().describe('cap on linear memory in 64 KiB pages; memory.grow past it fails inside the plugin'),
-    maxOutputBytes: positiveInt.optional().describe('largest single output accepted from the plugin (default 16 MiB)'),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(DEFAULT_TIMEOUT_MS)
+      .describe('deadline of every call and instantiation in ms, in both pool modes: a call running longer fails with PluginTimeoutError, its instance is replaced and the message dead-lettered; 0 turns it off'),
+    memoryLimitPages: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_PAGES)
+      .default(DEFAULT_MEMORY_LIMIT_PAGES)
+      .describe('cap on linear memory in 64 KiB pages (1,024 = 64 MiB; up to 65,536 = 4 GiB); memory.grow past it fails inside the plugin'),
+    maxOutputBytes: positiveInt.default(DEFAULT_MAX_OUTPUT_BYTES).describe('largest single output or side output accepted from the plugin (16 MiB)'),
+    maxCallBytes: positiveInt.optional().describe('most bytes one call may hand the host in outputs, side outputs and log lines together (default 4 x maxOutputBytes, at least 1 MiB); past it the call fails with CallLimitError'),
+    maxEmitsPerCall: positiveInt.default(DEFAULT_MAX_EMITS_PER_CALL).describe('most side outputs one call may emit; past it the call fails with CallLimitError'),
     wasi: z
       .strictObject({
         env: z.record(z.string(), z.string()).optional().describe('environment variables the plugin sees'),
@@ -85,17 +108,27 @@ export const stageSchema = z
     function: z.string().min(1).describe('exported function with Wasm type (i32, i32) -> i32: gives 0, 1 or n outputs through wasp.output'),
     pool: z
       .union([
-        positiveInt,
-        z.strictObject({
-          size: positiveInt.describe('instances'),
-          mode: z.enum(['inline', 'worker']).default('inline').describe('where instances run: inline, in the pipeline\'s thread; worker, one instance per worker thread, for CPU-heavy stages'),
-        }),
+        positiveInt.max(MAX_INLINE_POOL_SIZE, `at most ${MAX_INLINE_POOL_SIZE} inline instances`),
+        z
+          .strictObject({
+            size: positiveInt.describe(`instances: at most ${MAX_INLINE_POOL_SIZE} inline, ${MAX_WORKER_POOL_SIZE} workers`),
+            mode: z.enum(['inline', 'worker']).default('inline').describe('where instances run: inline, in the pipeline\'s thread; worker, one instance per worker thread, for CPU-heavy stages'),
+          })
+          .superRefine((v, ctx) => {
+            const max = v.mode === 'worker' ? MAX_WORKER_POOL_SIZE : MAX_INLINE_POOL_SIZE;
+            if (v.size > max) ctx.addIssue({ code: 'custom', message: `at most ${max} ${v.mode === 'worker' ? 'workers' : 'inline instances'}`, path: ['size'] });
+          }),
       ])
       .default(1)
       .describe('instances of this stage: a number, or { size, mode }'),
     emits: z.array(pattern).default([]).describe('subject patterns this stage may emit side outputs to; anything else is refused'),
     ordered: z.boolean().default(true).describe('output order = input order (worker pools may otherwise emit as calls finish)'),
-    timeoutMs: positiveInt.optional().describe('worker pools: a call running longer is stopped (its worker replaced) and the message dead-lettered'),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe('deadline of this stage\'s calls in ms, in both pool modes (default: the plugin\'s timeoutMs): a call running longer is stopped, its instance replaced and the message dead-lettered; 0 turns it off'),
   })
   .describe('one step: a plugin function as an RxJS operator');
 
@@ -137,8 +170,11 @@ export interface PipelineConfig {
     {
       path: string;
       sha256?: string;
-      memoryLimitPages?: number;
-      maxOutputBytes?: number;
+      timeoutMs: number;
+      memoryLimitPages: number;
+      maxOutputBytes: number;
+      maxCallBytes?: number;
+      maxEmitsPerCall: number;
       wasi?: { env?: Record<string, string>; args?: string[]; files?: Record<string, string> };
     }
   >;

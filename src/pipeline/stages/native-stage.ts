@@ -4,13 +4,13 @@ import { operate } from '../operate.js';
 import { emitOutputs } from './outputs.js';
 import type { StageStats } from '../stats.js';
 import type { Work } from '../work.js';
-import type { StageHost, WasmStageSpec } from './wasm-stage.js';
+import type { Stage, StageHost, StageSpec } from './plugin-stage.js';
 
 /** A stage written in JavaScript: the same contract as a plugin function, zero, one or several outputs. */
 export type NativeStageFunction = (data: Uint8Array, subject: string) => Uint8Array[];
 
 /** A JavaScript function in a stage's place, for embedding applications and for measuring what the Wasm boundary costs. */
-export function nativeStage(fn: NativeStageFunction, spec: WasmStageSpec, stats: StageStats, host: StageHost): { operator: OperatorFunction<Work, Work>; close(): void } {
+export function nativeStage(fn: NativeStageFunction, spec: StageSpec, stats: StageStats, host: StageHost): Stage {
   const operator = operate<Work, Work>((work, emit) => {
     stats.in++;
     let outputs: Uint8Array[];
@@ -24,5 +24,5 @@ export function nativeStage(fn: NativeStageFunction, spec: WasmStageSpec, stats:
     }
     emitOutputs(work, outputs, stats, emit);
   });
-  return { operator, close: () => {} };
+  return { operator, ready: () => Promise.resolve(), close: () => {} };
 }

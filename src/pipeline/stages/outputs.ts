@@ -23,16 +23,3 @@ export function emitOutputs(work: Work, outputs: readonly Uint8Array[], stats: S
   work.data = outputs[last]!;
   emit(work);
 }
-
-/** emitOutputs for a call's flat result (see Instance.callFlat): one output allocates nothing. */
-export function emitResult(work: Work, result: Uint8Array | readonly Uint8Array[] | null, stats: StageStats, emit: (out: Work) => void): void {
-  if (result instanceof Uint8Array) {
-    stats.out++;
-    work.data = result;
-    emit(work);
-  } else {
-    emitOutputs(work, result ?? NONE, stats, emit);
-  }
-}
-
-const NONE: readonly Uint8Array[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isValidSubject, subjectMatches } from '../../src/transport/subjects.js';
+import { isValidSubject, subjectMatches } from '../../src/engine/subjects.js';
 
 describe('subjects', () => {
   it('match like NATS: * is one token, > one or more at the end', () => {
@@ -23,5 +23,13 @@ describe('subjects', () => {
     expect(isValidSubject('text out', true)).toBe(false);
     expect(isValidSubject('te*t', true)).toBe(false);
     expect(isValidSubject('', true)).toBe(false);
+    expect(isValidSubject('text.\u0001x', false)).toBe(false);
+    expect(isValidSubject('text.\u007fx', true)).toBe(false);
+    expect(isValidSubject('text.\u00a0x', false)).toBe(false);
+    expect(isValidSubject('.text', false)).toBe(false);
+    expect(isValidSubject('text.', false)).toBe(false);
+    expect(isValidSubject('>', false)).toBe(false);
+    expect(isValidSubject('>', true)).toBe(true);
+    expect(isValidSubject('tëxt.ö', false)).toBe(true);
   });
 });

@@ -1,0 +1,140 @@
+import { Observable, type OperatorFunction } from 'rxjs';
+import type { Engine } from '../../engine/engine.js';
+import { SignatureError, type WaspError } from '../../engine/errors.js';
+import { Fifo } from '../../engine/pool/fifo.js';
+import type { PoolResult } from '../../engine/pool/pool.js';
+import { formatType } from '../../engine/host-imports.js';
+import type { StageStats } from '../stats.js';
+import type { Work } from '../work.js';
+import { emitOutputs } from './outputs.js';
+
+export interface StageSpec {
+  name: string;
+  plugin: string;
+  function: string;
+  pool: { size: number; mode: 'inline' | 'worker' };
+  emits: string[];
+  ordered?: boolean;
+  timeoutMs?: number;
+}
+
+/** What a stage hands back to its pipeline: side outputs to publish, failures to dead-letter. */
+export interface StageHost {
+  sideOutput(work: Work, subject: string, data: Uint8Array): void;
+  fail(work: Work, stage: StageSpec, error: WaspError): void;
+}
+
+/** A stage as the pipeline runs it: an operator, a start-up to await, and a close. */
+export interface Stage {
+  operator: OperatorFunction<Work, Work>;
+  ready(): Promise<void>;
+  close(): void;
+}
+
+/** A call out at a worker, and what came back for it (ordered stages hold answers until every earlier one is in). */
+interface Outcome {
+  work: Work;
+  outputs: Uint8Array[] | undefined;
+  emits: PoolResult['emits'] | undefined;
+  error: WaspError | undefined;
+  done: boolean;
+}
+
+const STAGE_TYPE = '(i32, i32) -> i32';
+
+/**
+ * A plugin function as an RxJS operator: each message is one call on the
+ * stage's pool of instances (inline or in workers, the same pool either way);
+ * its outputs (none, one or several) go on downstream with the input's
+ * subject and headers, its side outputs to the pipeline, a failure to the
+ * dead-letter path. Inline, a call answers before the next message arrives
+ * and a single output travels on in the input's record (no allocation but the
+ * output's copy). In workers, calls go out as messages arrive and answer
+ * later; with `ordered` (the default) outputs leave in input order. The
+ * operator completes only when its last call has.
+ */
+export function pluginStage(engine: Engine, spec: StageSpec, stats: StageStats, host: StageHost): Stage {
+  const type = engine.plugin(spec.plugin).functionType(spec.function);
+  if (formatType(type) !== STAGE_TYPE) {
+    throw new SignatureError(`stage ${spec.name}: function ${spec.function} has type ${formatType(type)}; a stage needs ${STAGE_TYPE}`, {
+      plugin: spec.plugin,
+      function: spec.function,
+    });
+  }
+  const pool = engine.createPool(spec.plugin, {
+    mode: spec.pool.mode,
+    size: spec.pool.size,
+    timeoutMs: spec.timeoutMs,
+    emits: spec.emits,
+    logFields: { stage: spec.name },
+  });
+  stats.count(pool.counters);
+  const inline = pool.mode === 'inline';
+  const ordered = spec.ordered ?? true;
+  const fn = spec.function;
+
+  const operator: OperatorFunction<Work, Work> = (source) =>
+    new Observable<Work>((subscriber) => {
+      const emit = (out: Work): void => subscriber.next(out);
+      const finish = (work: Work, outputs: Uint8Array[] | undefined, emits: PoolResult['emits'] | undefined, error: WaspError | undefined): void => {
+        if (error !== undefined) {
+          stats.failed++;
+          host.fail(work, spec, error);
+          work.flight.release();
+          return;
+        }
+        for (let i = 0; i < emits!.length; i++) {
+          stats.emitted++;
+          host.sideOutput(work, emits![i]!.subject, emits![i]!.data);
+        }
+        emitOutputs(work, outputs!, stats, emit);
+      };
+      const queue = new Fifo<Outcome>(); // ordered worker stages: the calls out, in input order
+      let inFlight = 0;
+      let sourceDone = false;
+      const completeIfDone = (): void => {
+        if (sourceDone && inFlight === 0) subscriber.complete();
+      };
+      // Inline: the pool answers before submit returns; the work itself is the ticket.
+      const answeredInline = (work: Work, result: PoolResult | undefined, error: WaspError | undefined): void => {
+        finish(work, result?.outputs, result?.emits, error);
+      };
+      // In workers: one function for every call; the outcome travels as the pool's ticket.
+      const answered = (o: Outcome, result: PoolResult | undefined, error: WaspError | undefined): void => {
+        inFlight--;
+        if (!ordered || queue.peek() === o) {
+          if (ordered) queue.shift();
+          finish(o.work, result?.outputs, result?.emits, error);
+          while (queue.peek()?.done === true) {
+            const next = queue.shift()!;
+            finish(next.work, next.outputs, next.emits, next.error);
+          }
+        } else {
+          // held until every earlier message is through (a worker pool's result arrays are fresh for each call, so they can be kept)
+          o.outputs = result?.outputs;
+          o.emits = result?.emits;
+          o.error = error;
+          o.done = true;
+        }
+        completeIfDone();
+      };
+      const subscription = source.subscribe({
+        next: (work) => {
+          stats.in++;
+          // A Work is the message the pool reads subject and headers from.
+          if (inline) return pool.submit(fn, work.data, work, work, answeredInline);
+          inFlight++;
+          const outcome: Outcome = { work, outputs: undefined, emits: undefined, error: undefined, done: false };
+          if (ordered) queue.push(outcome);
+          pool.submit(fn, work.data, work, outcome, answered);
+        },
+        error: (error: unknown) => subscriber.error(error),
+        complete: () => {
+          sourceDone = true;
+          completeIfDone();
+        },
+      });
+      return () => subscription.unsubscribe();
+    });
+  return { operator, ready: () => pool.ready(), close: () => void pool.close() };
+}
