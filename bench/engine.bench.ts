@@ -72,7 +72,7 @@ for (const [language, path] of languages) {
   engine.addCallback('plugin', 'call_me', (s: string) => s, { params: ['string'], result: 'string' });
   const plugin = await engine.registerPlugin(language, `${root}${path}`);
   const inst = await engine.getInstance(language);
-  const ref = await reference(plugin.module);
+  const ref = await reference(plugin.moduleFor(0)); // the bare module: no deadline checks in the reference
   const direct = ref.exports.sum as (a: number, b: number) => number;
   const sum = inst.func('sum', { params: ['i32', 'i32'], result: 'number' });
   const reverse = inst.func('reverse', { params: ['bytes'], result: 'bytes' });
@@ -123,6 +123,50 @@ for (const [language, path] of languages) {
   });
 }
 
+// What the inline deadline costs (modules instrumented to look at the clock; see src/engine/deadline):
+// the same calls on an instance with the default deadline and on one without (timeoutMs: 0), in the same run.
+{
+  const deadlineTarget = 1.1;
+  for (const [language, path] of languages) {
+    const engine = new Engine();
+    engine.addCallback('plugin', 'call_me', (s: string) => s, { params: ['string'], result: 'string' });
+    await engine.registerPlugin(language, `${root}${path}`);
+    const timed = await engine.getInstance(language);
+    const plain = await engine.getInstance(language, { timeoutMs: 0 });
+    const pairs: [string, (i: typeof timed) => unknown][] = [
+      ['sum', (i) => i.call('sum', 3, 2)],
+      ['bytes 20 B round trip', (i) => i.callBytes('reverse', bytes20)],
+      ['string 20 chars round trip', (i) => i.callString('hello', string20)],
+    ];
+    for (const [what, call] of pairs) {
+      plan.push({
+        group: `deadline cost, ${what}, ${language}`,
+        baseline: 'timeoutMs: 0',
+        target: ['deadline (default)', deadlineTarget],
+        tasks: [
+          ['timeoutMs: 0', () => call(plain)],
+          ['deadline (default)', () => call(timed)],
+        ],
+      });
+    }
+  }
+  // The CPU-heavy stage of pipelines/text/workers.yaml: tight loops, where the checks sit.
+  const engine = new Engine();
+  await engine.registerPlugin('text', `${root}pipelines/text/text.wasm`);
+  const timed = await engine.getInstance('text');
+  const plain = await engine.getInstance('text', { timeoutMs: 0 });
+  const input = new Uint8Array(16).fill(97);
+  plan.push({
+    group: 'deadline cost, burn stage (16 B x 2,000 rounds)',
+    baseline: 'timeoutMs: 0',
+    target: ['deadline (default)', deadlineTarget],
+    tasks: [
+      ['timeoutMs: 0', () => plain.callBytes('burn', input)],
+      ['deadline (default)', () => timed.callBytes('burn', input)],
+    ],
+  });
+}
+
 // The same work through Extism's JS SDK: a plugin with the logic of plugins/wat/examples.wat, for Extism's ABI.
 {
   const wabt = await wabtInit();
@@ -131,7 +175,7 @@ for (const [language, path] of languages) {
   const engine = new Engine();
   await engine.registerPlugin('wat', `${root}plugins/wat/examples.wasm`);
   const inst = await engine.getInstance('wat');
-  const ref = await reference(engine.plugin('wat').module);
+  const ref = await reference(engine.plugin('wat').moduleFor(0));
   const direct = ref.exports.sum as (a: number, b: number) => number;
   const sumInput = new Uint8Array(8);
   new DataView(sumInput.buffer).setInt32(0, 3, true);

@@ -125,7 +125,7 @@ async function main(): Promise<void> {
         outputs = instance.callOutputs(functions[call.fn]!, call.data);
       } catch (failure) {
         error = serializeError(failure);
-        emits = []; // a failed call's side outputs are dropped, as inline
+        emits = []; // a failed call's side outputs are dropped (the pool would drop them too): they need not cross
       }
       refused = instance.refusedEmits - refusedBefore;
       refusedBefore = instance.refusedEmits;
