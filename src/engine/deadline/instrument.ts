@@ -33,7 +33,7 @@
 // out: about steps^2 loop iterations in the worst case, which the choice of
 // `steps` bounds.
 
-import { I32, Instruction, InstrumentError, Reader, Writer, op, opensBlock, readInstruction } from './opcodes.js';
+import { I32, type Instruction, InstrumentError, Reader, Writer, op, opensBlock, readInstruction } from './opcodes.js';
 
 export { InstrumentError } from './opcodes.js';
 
@@ -71,19 +71,23 @@ const rank = (id: number): number => ORDER.indexOf(id) + 1;
 /** V8's limit on a function's locals (parameters included). */
 const MAX_LOCALS = 50_000;
 
-const MAGIC = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+const MAGIC = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]); // and version 1
 const FUNC_FORM = 0x60;
 const EMPTY_BLOCK = 0x40;
 const NAME = [0x6e, 0x61, 0x6d, 0x65]; // "name"
 const encoder = new TextEncoder();
+const DEADLINE_MODULE = encoder.encode(DEADLINE_IMPORT.module);
 
 /**
  * Returns `bytes` rewritten so that every call can be stopped through
  * DEADLINE_IMPORT (see the top of this file). Throws InstrumentError for a
- * malformed module, memory64, or memory.atomic.wait (which would block the
- * host's thread).
+ * malformed module, memory64, memory.atomic.wait (which would block the host's
+ * thread), an import from DEADLINE_IMPORT.module, and a local or global index
+ * past the input's (invalid anyway, it would name a counter once
+ * instrumented). It checks the structure, not the types: a module that
+ * WebAssembly.validate accepts gives one it accepts, others may give anything.
  */
-export function instrumentModule(bytes: Uint8Array, options: InstrumentOptions = { steps: DEFAULT_STEPS }): Uint8Array {
+export function instrumentModule(bytes: Uint8Array, options: InstrumentOptions = { steps: DEFAULT_STEPS }): Uint8Array<ArrayBuffer> {
   const { steps } = options;
   if (!Number.isInteger(steps) || steps < 1 || steps > 0x7fff_ffff) {
     throw new RangeError(`steps must be an integer from 1 to 2^31-1, got ${steps}`);
@@ -135,7 +139,7 @@ interface FunctionState {
 }
 
 class Instrumenter {
-  private readonly parts: (Uint8Array | (() => Uint8Array | undefined))[] = [MAGIC_BYTES];
+  private readonly parts: (Uint8Array | (() => Uint8Array | undefined))[] = [MAGIC];
   private readonly ins: Instruction = { start: 0, op: 0, index: -1, indexStart: 0 };
   /** parameter count of every type */
   private readonly params: number[] = [];
@@ -143,7 +147,8 @@ class Instrumenter {
   private readonly functionTypes: number[] = [];
   private checkType = -1;
   private importedFunctions = 0;
-  private importedGlobals = 0;
+  /** the input's globals known so far: imported ones, then defined ones too */
+  private globals = 0;
   private counterGlobal = -1;
   private codeCount = 0;
   private dataCount: number | undefined;
@@ -156,10 +161,10 @@ class Instrumenter {
     private readonly steps: number,
   ) {}
 
-  run(): Uint8Array {
+  run(): Uint8Array<ArrayBuffer> {
     const { bytes } = this;
     if (bytes.length < 8 || MAGIC.some((b, i) => bytes[i] !== b)) {
-      throw new InstrumentError('not a WebAssembly module (version 1)');
+      throw new InstrumentError('not a WebAssembly module (no \\0asm magic number and version 1)');
     }
     const r = new Reader(bytes, 8, bytes.length);
     let last = 0;
@@ -220,7 +225,7 @@ class Instrumenter {
       const w = new Writer();
       w.u32(1);
       this.counter(w);
-      this.counterGlobal = this.importedGlobals;
+      this.counterGlobal = this.globals;
       this.emit(SECTION.global, w.view());
     }
   }
@@ -300,7 +305,11 @@ class Instrumenter {
     const n = s.count(4);
     const entries = s.pos;
     for (let i = 0; i < n; i++) {
+      const moduleAt = s.pos;
       s.skipVec();
+      if (this.isDeadlineModule(moduleAt, s.pos)) {
+        throw new InstrumentError(`the module imports from ${DEADLINE_IMPORT.module} itself (byte ${moduleAt})`);
+      }
       s.skipVec();
       const at = s.pos;
       const kind = s.byte();
@@ -314,7 +323,7 @@ class Instrumenter {
         s.limits(true);
       } else if (kind === 3) {
         this.globalType(s);
-        this.importedGlobals++;
+        this.globals++;
       } else if (kind === 4) {
         this.tagType(s);
       } else {
@@ -326,6 +335,12 @@ class Instrumenter {
     w.bytes(this.bytes.subarray(entries, s.pos));
     this.checkImport(w);
     return w.view();
+  }
+
+  /** Whether the name vector at [from, to) is DEADLINE_IMPORT.module. */
+  private isDeadlineModule(from: number, to: number): boolean {
+    const name = this.bytes.subarray(to - DEADLINE_MODULE.length, to);
+    return to - from === DEADLINE_MODULE.length + 1 && name.every((b, k) => b === DEADLINE_MODULE[k]);
   }
 
   private checkImport(w: Writer): void {
@@ -358,6 +373,7 @@ class Instrumenter {
 
   private globalSection(s: Reader): Uint8Array {
     const n = s.count(3);
+    this.globals += n;
     const p = new Patcher(this.bytes, s.pos); // the entries; the count is rewritten
     for (let i = 0; i < n; i++) {
       this.globalType(s);
@@ -368,7 +384,7 @@ class Instrumenter {
     w.u32(n + 1);
     w.bytes(entries);
     this.counter(w);
-    this.counterGlobal = this.importedGlobals + n;
+    this.counterGlobal = this.globals;
     return w.view();
   }
 
@@ -399,6 +415,7 @@ class Instrumenter {
       const kind = s.byte();
       if (kind > 4) throw new InstrumentError(`unknown export kind ${kind} at byte ${at}`);
       if (kind === 0) this.functionIndex(s, p);
+      else if (kind === 3) this.globalIndex(s.u32(), at + 1);
       else s.u32();
     }
     return p.finish(s.end);
@@ -448,6 +465,14 @@ class Instrumenter {
       p.at(at).u32(index + 1);
       p.skipTo(s.pos);
     }
+  }
+
+  /**
+   * Refuses an index past the input's globals. The input would be invalid
+   * anyway, but once instrumented it would name the counter.
+   */
+  private globalIndex(index: number, at: number): void {
+    if (index >= this.globals) throw new InstrumentError(`global ${index} at byte ${at} does not exist`);
   }
 
   private constExpr(s: Reader, p: Patcher): void {
@@ -535,6 +560,16 @@ class Instrumenter {
             p.at(ins.indexStart).u32(ins.index + 1);
             p.skipTo(r.pos);
           }
+          break;
+        case op.localGet:
+        case op.localSet:
+        case op.localTee:
+          // past the input's locals are the counters (the input would be invalid anyway)
+          if (fn && ins.index >= fn.counterLocal) throw new InstrumentError(`local ${ins.index} at byte ${ins.start} does not exist`);
+          break;
+        case op.globalGet:
+        case op.globalSet:
+          this.globalIndex(ins.index, ins.indexStart);
           break;
         case op.callIndirect:
         case op.returnCallIndirect:
@@ -691,8 +726,6 @@ class Instrumenter {
   }
 }
 
-const MAGIC_BYTES = new Uint8Array(MAGIC);
-
 function u32(value: number): number[] {
   const w = new Writer(5);
   w.u32(value);
@@ -700,7 +733,7 @@ function u32(value: number): number[] {
 }
 
 /** The parts in order; a function stands for a section that could only be written at the end, undefined to leave it out. */
-function concat(parts: (Uint8Array | (() => Uint8Array | undefined))[]): Uint8Array {
+function concat(parts: (Uint8Array | (() => Uint8Array | undefined))[]): Uint8Array<ArrayBuffer> {
   const resolved = parts.map((part) => (typeof part === 'function' ? part() : part)).filter((b) => b !== undefined);
   const out = new Uint8Array(resolved.reduce((n, b) => n + b.length, 0));
   let at = 0;
