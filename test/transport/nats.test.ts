@@ -4,7 +4,9 @@ import { firstValueFrom, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { completeLogger } from '../../src/engine/logger.js';
 import { Headers } from '../../src/transport/headers.js';
-import { connectNats, NatsTransport, termTakesReason } from '../../src/transport/nats.js';
+import { connectNats } from '../../src/transport/connect.js';
+import { NatsTransport } from '../../src/transport/nats.js';
+import { termTakesReason } from '../../src/transport/acks.js';
 import type { Delivery } from '../../src/transport/transport.js';
 import { NatsServer } from '../helpers/nats-server.js';
 

@@ -2,7 +2,7 @@
 // the TypeScript type, and generates docs/pipeline.schema.json and
 // docs/config.md (see docs.ts), so the three cannot drift apart.
 import { z } from 'zod';
-import type { NatsSettings } from '../../transport/nats.js';
+import type { NatsSettings } from '../../transport/connect.js';
 import { isValidSubject } from '../../engine/subjects.js';
 import {
   DEFAULT_MAX_EMITS_PER_CALL,

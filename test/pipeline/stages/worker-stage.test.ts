@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { completeLogger } from '../../../src/engine/logger.js';
 import { loadPipelineConfig } from '../../../src/pipeline/config/load.js';
 import { Pipeline } from '../../../src/pipeline/pipeline.js';
-import { connectNats, NatsTransport } from '../../../src/transport/nats.js';
+import { connectNats } from '../../../src/transport/connect.js';
+import { NatsTransport } from '../../../src/transport/nats.js';
 import { NatsServer } from '../../helpers/nats-server.js';
 import { textPlugin, writeConfig } from '../../helpers/pipelines.js';
 

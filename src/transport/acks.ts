@@ -1,0 +1,121 @@
+// Settling JetStream messages: acks, naks and terms batched into one socket
+// write per turn of the event loop, and the delivery the pipeline sees.
+import type { JsMsg } from '@nats-io/jetstream';
+import type { Logger } from '../engine/logger.js';
+import type { Headers } from './headers.js';
+import { fromNatsHeaders } from './nats-headers.js';
+import type { Delivery } from './transport.js';
+
+const ACK = 0;
+const NAK = 1;
+const TERM = 2;
+
+/**
+ * Settles JetStream messages together. nats.js sends whatever is published in
+ * one synchronous run as one socket write, but a fetch's iterator hands each
+ * message over in a microtask of its own, so acks made as messages complete
+ * would go out one write each. Queued here and sent on the next turn of the
+ * event loop, the acks of everything that arrived together share a write.
+ * Each message is still settled on its own (ack, nak or term): a batch is a
+ * write, not an AckPolicy.All ack, which would also ack an earlier nak'ed message.
+ */
+export class AckBatch {
+  // Reused and never truncated, so queueing allocates nothing once they have grown to a batch.
+  readonly #msgs: (JsMsg | null)[] = [];
+  readonly #kinds: number[] = [];
+  readonly #args: (number | string)[] = [];
+  #count = 0;
+  #scheduled = false;
+  readonly #flush = (): void => this.flush();
+
+  /** termReason: whether the server reads `+TERM <reason>` (see termTakesReason) */
+  constructor(
+    readonly logger: Logger,
+    readonly termReason: () => boolean,
+  ) {}
+
+  ack(msg: JsMsg): void {
+    this.#queue(msg, ACK, 0);
+  }
+
+  nak(msg: JsMsg, delayMs: number): void {
+    this.#queue(msg, NAK, delayMs);
+  }
+
+  term(msg: JsMsg, reason: string): void {
+    this.#queue(msg, TERM, reason);
+  }
+
+  /** Sends what is queued now (also before the connection drains, so nothing queued is lost to it). */
+  flush(): void {
+    this.#scheduled = false;
+    const count = this.#count;
+    this.#count = 0;
+    let failed = 0;
+    let error: unknown;
+    for (let i = 0; i < count; i++) {
+      const msg = this.#msgs[i]!;
+      this.#msgs[i] = null;
+      try {
+        const kind = this.#kinds[i];
+        if (kind === ACK) msg.ack();
+        else if (kind === NAK) msg.nak(this.#args[i] as number);
+        else msg.term(this.termReason() ? (this.#args[i] as string) : '');
+      } catch (e) {
+        failed++;
+        error = e;
+      }
+    }
+    // the connection went away: the server redelivers what it did not hear about after ack_wait
+    if (failed > 0) this.logger.warn(`could not settle ${failed} JetStream message(s); they will be redelivered`, { error: (error as Error).message });
+  }
+
+  #queue(msg: JsMsg, kind: number, arg: number | string): void {
+    const i = this.#count++;
+    this.#msgs[i] = msg;
+    this.#kinds[i] = kind;
+    this.#args[i] = arg;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(this.#flush);
+    }
+  }
+}
+
+/**
+ * nats-server reads a reason after +TERM from 2.10 on; 2.9 takes `+TERM <reason>` for no ack at
+ * all, so a dead-lettered message came back after ack_wait and was dead-lettered again, forever.
+ */
+export function termTakesReason(serverVersion: string | undefined): boolean {
+  const [major = 0, minor = 0] = (serverVersion ?? '').split('.').map((n) => Number.parseInt(n, 10));
+  return major > 2 || (major === 2 && minor >= 10);
+}
+
+export class JetStreamDelivery implements Delivery {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly headers: Headers | undefined;
+  readonly id: string;
+  readonly redeliveries: number;
+
+  constructor(
+    readonly msg: JsMsg,
+    readonly acks: AckBatch,
+  ) {
+    this.subject = msg.subject;
+    this.data = msg.data;
+    this.headers = fromNatsHeaders(msg.headers);
+    const info = msg.info; // parsed from the reply subject on first use, then kept by nats.js
+    this.id = `${info.stream}:${info.streamSequence}`;
+    this.redeliveries = info.deliveryCount - 1;
+  }
+  ack(): void {
+    this.acks.ack(this.msg);
+  }
+  nak(delayMs: number): void {
+    this.acks.nak(this.msg, delayMs);
+  }
+  term(reason: string): void {
+    this.acks.term(this.msg, reason);
+  }
+}
