@@ -1,3 +1,4 @@
+import { describe } from '../engine/errors.js';
 import { ConfigError, formatProblem, loadPipelineConfig, type ConfigProblem } from '../pipeline/config/load.js';
 import type { CommandIO } from './command.js';
 import { UsageError } from './usage.js';
@@ -18,9 +19,10 @@ export async function validateCommand(argv: string[], io: CommandIO): Promise<nu
       await loadPipelineConfig(file);
       io.stdout.write(`${file}: ok\n`);
     } catch (error) {
-      if (!(error instanceof ConfigError)) throw error;
+      // Anything but a ConfigError is a bug in the checks; it fails this file, not the files after it.
+      const problems = error instanceof ConfigError ? error.problems : [{ file, line: 1, column: 1, path: '', message: `cannot check the file: ${describe(error)}` }];
       failed++;
-      io.stderr.write(formatProblems(error.problems));
+      io.stderr.write(formatProblems(problems));
     }
   }
   return failed > 0 ? 1 : 0;

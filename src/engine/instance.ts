@@ -205,7 +205,11 @@ export class Instance {
     } catch (cause) {
       throw this.#startFailed('start', 'instantiation failed', cause);
     }
-    this.#wasi?.instantiate(wasm);
+    try {
+      this.#wasi?.instantiate(wasm);
+    } catch (cause) {
+      throw this.#startFailed('start', 'WASI could not be set up', cause);
+    }
     this.#exports = wasm.exports;
     const memory = wasm.exports.memory;
     this.#memory = memory instanceof WebAssembly.Memory ? new PluginMemory(memory) : undefined;

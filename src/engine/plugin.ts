@@ -141,6 +141,9 @@ export async function compilePlugin(
 
   const code = limitMemory(bytes, info, limits.memoryLimitPages, context);
   const resolved = resolveImports(info.imports, callbacks, context);
+  if (info.imports.some((i) => WASI_MODULES.has(i.module)) && !info.exports.some((e) => e.name === 'memory' && e.kind === 'memory')) {
+    throw new PluginCompileError(`plugin ${name}: ${describeSource(source)} imports WASI but exports no memory for it to work in`, context);
+  }
   const failed = (cause: unknown): PluginCompileError =>
     new PluginCompileError(`plugin ${name}: ${describeSource(source)} failed to compile: ${describe(cause)}`, { ...context, cause });
   // Validate before instrumenting, so a broken module is reported as itself rather than as whatever the instrumenter makes of it.
@@ -193,7 +196,7 @@ function resolveImports(imports: ImportInfo[], callbacks: ReadonlyMap<string, Ca
     if (imp.kind !== 'function') refuse(`is a ${imp.kind}; the engine provides only functions`);
     const type = imp.type!;
     if (imp.module === 'wasp') {
-      const expected = HOST_IMPORTS[imp.name];
+      const expected = Object.hasOwn(HOST_IMPORTS, imp.name) ? HOST_IMPORTS[imp.name] : undefined;
       if (expected === undefined) refuse(`is not a wasp host function (${Object.keys(HOST_IMPORTS).join(', ')})`);
       else if (!sameType(expected, type)) refuse(`has type ${formatType(type)}, expected ${formatType(expected)}`);
     } else if (WASI_MODULES.has(imp.module)) {

@@ -90,7 +90,12 @@ class Reader {
   name(): string {
     const len = this.u32();
     if (this.pos + len > this.end) throw new WasmFormatError(`name runs past its section at byte ${this.pos}`);
-    const s = utf8.decode(this.bytes.subarray(this.pos, this.pos + len));
+    let s: string;
+    try {
+      s = utf8.decode(this.bytes.subarray(this.pos, this.pos + len));
+    } catch {
+      throw new WasmFormatError(`name at byte ${this.pos} is not valid UTF-8`);
+    }
     this.pos += len;
     return s;
   }
@@ -99,6 +104,12 @@ class Reader {
     const t = VALTYPES[b];
     if (t === undefined) throw new WasmFormatError(`unknown value type 0x${b.toString(16)} at byte ${this.pos - 1}`);
     return t;
+  }
+  /** A vector of value types; its count cannot exceed the bytes left, one per type. */
+  valtypes(): ValType[] {
+    const count = this.u32();
+    if (count > this.end - this.pos) throw new WasmFormatError(`${count} value types run past their section at byte ${this.pos}`);
+    return Array.from({ length: count }, () => this.valtype());
   }
   limits(): MemoryLimits {
     const flags = this.byte();
@@ -137,8 +148,8 @@ export function readModuleInfo(bytes: Uint8Array): ModuleInfo {
         for (let n = s.u32(); n > 0; n--) {
           const form = s.byte();
           if (form !== 0x60) throw new WasmFormatError(`unsupported type form 0x${form.toString(16)}`);
-          const params = Array.from({ length: s.u32() }, () => s.valtype());
-          const results = Array.from({ length: s.u32() }, () => s.valtype());
+          const params = s.valtypes();
+          const results = s.valtypes();
           types.push({ params, results });
         }
         break;

@@ -29,6 +29,7 @@ import {
   startSpinner,
 } from '../helpers/hostile.js';
 import { textPlugin } from '../helpers/pipelines.js';
+import { wat } from '../helpers/plugins.js';
 
 const text = (b: Uint8Array) => Buffer.from(b).toString();
 
@@ -169,6 +170,17 @@ describe('emit subjects', () => {
     expect(code('audit.x')).toBe(0);
     expect(seen).toEqual(['audit.x']);
     expect(inst.refusedEmits).toBe(10);
+  });
+});
+
+describe('modules that try the loader', () => {
+  it('refuses a wasp import named like an Object.prototype member, and a WASI module without memory, with typed errors', async () => {
+    for (const name of ['toString', 'hasOwnProperty', '__proto__', 'constructor']) {
+      const bytes = await wat(`(module (import "wasp" "${name}" (func)) (memory (export "memory") 1))`);
+      await expect(new Engine().registerPlugin('p', bytes)).rejects.toMatchObject({ name: 'UnresolvedImportError', field: name });
+    }
+    const noMemory = await wat(`(module (import "wasi_snapshot_preview1" "proc_exit" (func (param i32))) (func (export "run")))`);
+    await expect(new Engine().registerPlugin('p', noMemory)).rejects.toMatchObject({ name: 'PluginCompileError', message: expect.stringMatching(/exports no memory/) });
   });
 });
 
