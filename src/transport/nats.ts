@@ -3,8 +3,8 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { Observable } from 'rxjs';
 import type { Logger } from '../engine/logger.js';
 import { AckBatch, JetStreamDelivery, termTakesReason } from './acks.js';
-import { FireAndForget } from './delivery.js';
-import { fromNatsHeaders, toNatsHeaders } from './nats-headers.js';
+import { coreSource } from './core.js';
+import { toNatsHeaders } from './nats-headers.js';
 import { TransientPublishError, type Delivery, type InputSpec, type Publisher, type Source, type Transport } from './transport.js';
 
 /** Core NATS subjects and JetStream consumers; the only place the pipeline meets nats.js. */
@@ -23,28 +23,9 @@ export class NatsTransport implements Transport {
   }
 
   async source(input: InputSpec): Promise<Source> {
-    if (input.kind === 'subject') return this.#coreSource(input.subject, input.queue);
+    if (input.kind === 'subject') return coreSource(this.nc, input.subject, input.queue);
     if (input.kind === 'stream') return this.#streamSource(input);
     throw new Error('stdin is not a NATS input');
-  }
-
-  #coreSource(subject: string, queue: string | undefined): Source {
-    let stop: (() => Promise<void>) | undefined;
-    const deliveries = new Observable<Delivery>((subscriber) => {
-      const sub = this.nc.subscribe(subject, {
-        queue,
-        callback: (error, msg) => {
-          if (error) subscriber.error(error);
-          else subscriber.next(new FireAndForget(msg.subject, msg.data, fromNatsHeaders(msg.headers)));
-        },
-      });
-      void sub.closed.then(() => subscriber.complete());
-      stop = async () => {
-        if (!sub.isClosed()) await sub.drain();
-      };
-      return () => sub.unsubscribe();
-    });
-    return { deliveries, stop: async () => stop?.() };
   }
 
   async #streamSource(input: Extract<InputSpec, { kind: 'stream' }>): Promise<Source> {
