@@ -49,7 +49,7 @@ describe('deadlines on inline instances', () => {
     expect(error).toBeInstanceOf(PluginTimeoutError);
     expect(error).toMatchObject({ plugin: 'p', function: 'run', timeoutMs: 150 });
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
-    expect(Date.now() - started).toBeLessThan(3000);
+    expect(Date.now() - started).toBeLessThan(1000); // a 10x laxer deadline fails here
     expect(inst.needsReplacement).toBe(true);
     // the default deadline is there without asking for one
     expect(engine.plugin('p').timeoutMs).toBe(150);

@@ -140,9 +140,18 @@ describe('host callbacks in pools', () => {
   });
 
   it('counts the time a callback takes against the deadline', async () => {
+    let failedAfter = 0;
     const p = await poolWith((key: string) => (key === 'hang' ? new Promise(() => {}) : key), { size: 1, timeoutMs: 150 });
-    const [hung, after] = await Promise.allSettled([p.call('run', 'hang'), p.call('run', 'after')]);
+    await p.ready();
+    const started = Date.now();
+    const [hung, after] = await Promise.allSettled([
+      p.call('run', 'hang').finally(() => (failedAfter = Date.now() - started)),
+      p.call('run', 'after'),
+    ]);
     expect((hung as PromiseRejectedResult).reason).toBeInstanceOf(PluginTimeoutError);
+    // the watchdog's bound: not before the deadline, and not much after it (it looks every timeoutMs / 4)
+    expect(failedAfter).toBeGreaterThanOrEqual(150);
+    expect(failedAfter).toBeLessThan(900);
     expect(after).toMatchObject({ status: 'fulfilled' });
     expect(text((after as PromiseFulfilledResult<{ outputs: Uint8Array[] }>).value.outputs[0]!)).toBe('after');
     await p.close();
