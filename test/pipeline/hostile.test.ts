@@ -8,7 +8,7 @@ import { EmbeddedTransport } from '../../src/transport/embedded.js';
 import { completeLogger } from '../../src/engine/logger.js';
 import { Headers } from '../../src/transport/headers.js';
 import { wasp, waspBin } from '../helpers/cli.js';
-import { emitThenFail, emitTo, errorThenTrap, fixtureFile, freeTrapper, logger, neverStarts, spinner } from '../helpers/hostile.js';
+import { amplifier, emitThenFail, emitTo, errorThenTrap, fixtureFile, freeTrapper, logger, memoryBomb, neverStarts, spinner } from '../helpers/hostile.js';
 import { embeddedPipeline, writeConfig } from '../helpers/pipelines.js';
 import { root } from '../helpers/plugins.js';
 
@@ -163,6 +163,28 @@ output: { stdout: true }
     expect(p.stderr()).toMatch(/PluginTimeoutError|ran past its 1000 ms deadline/);
     expect(p.stderr()).toMatch(/SIGTERM: draining/);
     expect(p.stderr()).toMatch(/summary: 2 in, 1 out, 1 dead-lettered/);
+  });
+
+  it.each([
+    ['emits to invalid subjects from a worker', emitTo, 'pool: { size: 1, mode: worker }, emits: [">"]', 'a b\naudit.*\nok.x\n', '1\n1\n5\n', /summary: 3 in, 3 out, 0 dead-lettered/],
+    ['grows memory with no cap set', memoryBomb, 'pool: 1', 'go\n', null, /summary: 1 in, 1 out, 0 dead-lettered/],
+    ['hands the host 5 GiB in one call', amplifier, 'pool: 1', 'go\n', '', /summary: 1 in, 0 out, 1 dead-lettered/],
+    ['loops in a worker, at the plugin\'s timeoutMs', spinner, 'pool: { size: 1, mode: worker }', 'a\nspin\nb\n', 'a\nb\n', /summary: 3 in, 2 out, 1 dead-lettered/],
+  ] as const)('survives a plugin that %s', async (_, fixture, pool, input, expected, summary) => {
+    const file = await writeConfig(`
+name: hostile
+plugins: { p: { path: ${await fixtureFile(await fixture())}, timeoutMs: 300 } }
+input: { stdin: true }
+stages: [{ name: s, plugin: p, function: run, ${pool} }]
+output: { stdout: true }
+`);
+    const p = runWithStdin(['run', file]);
+    children.push(p.child);
+    p.child.stdin.end(input);
+    expect(await p.exited).toBe(0);
+    if (expected === null) expect(p.stdout().length).toBe(5); // 4 bytes of page count and the newline: the default cap held
+    else expect(p.stdout()).toBe(expected);
+    expect(p.stderr()).toMatch(summary);
   });
 
   it('exits 1 with the reason when a module can never instantiate', async () => {
