@@ -150,7 +150,9 @@ async function pipelineFor(transport: Transport, c: Case, input: string, output:
   const names = Array.from({ length: c.stages }, (_, i) => `identity${i}`);
   const stages = names.map((name) => `{ name: ${name}, plugin: text, function: identity }`).join(', ');
   const nats = natsUrl ? `nats: { servers: "${natsUrl}" }\n` : '';
-  const yaml = `name: bench\n${nats}plugins: { text: { path: ${plugin} } }\ninput: ${input}\nstages: [${stages}]\noutput: ${output}\n`;
+  // The bench checks that every message arrived; a JetStream input must say what becomes of failures, and none fail here.
+  const deadLetter = input.includes('stream:') ? 'deadLetter: { discard: true }\n' : '';
+  const yaml = `name: bench\n${nats}plugins: { text: { path: ${plugin} } }\ninput: ${input}\nstages: [${stages}]\noutput: ${output}\n${deadLetter}`;
   const config = await parsePipelineConfig(yaml, 'bench.yaml');
   const native = c.kind === 'native JS' ? Object.fromEntries(names.map((n) => [n, identity])) : undefined;
   return Pipeline.create(config, { transport, logger: silent, native });

@@ -1,9 +1,13 @@
+import { TimeoutError } from '@nats-io/nats-core';
+import { WaspError } from '../engine/errors.js';
 import type { LogLevel } from '../engine/logger.js';
 import { LOG_LEVELS } from '../engine/logger.js';
 import { ConfigError, loadPipelineConfig } from '../pipeline/config/load.js';
+import type { PipelineConfig } from '../pipeline/config/schema.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { EmbeddedTransport } from '../transport/embedded.js';
-import { connectNats } from '../transport/connect.js';
+import { connectNats, requireJetStream } from '../transport/connect.js';
+import type { NatsConnectionError } from '../transport/errors.js';
 import { NatsTransport } from '../transport/nats.js';
 import type { Transport } from '../transport/transport.js';
 import type { CommandIO } from './command.js';
@@ -12,7 +16,33 @@ import { StatusLine, summary } from './status.js';
 import { stderrLogger } from './stderr-logger.js';
 import { UsageError } from './usage.js';
 
-/** `wasp run <config>`: a long-running stream processor that drains on SIGINT/SIGTERM. */
+/** How long the process may take to end by itself once the run is over, before it is made to. */
+const EXIT_GRACE_MS = 5_000;
+
+/** A start-up step that failed once NATS was reached, naming the step (and so what it waited for). */
+export class StartupError extends WaspError {
+  override name = 'StartupError';
+  constructor(
+    readonly step: string,
+    cause: unknown,
+  ) {
+    super(`start-up failed while ${step}: ${describeCause(cause)}`, { cause });
+  }
+}
+
+/** SIGINT or SIGTERM before the pipeline runs: start-up stops, and the run ends with exit 0. */
+class InterruptedError extends WaspError {
+  override name = 'InterruptedError';
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`${signal} during start-up`);
+  }
+}
+
+/**
+ * `wasp run <config>`: a long-running stream processor that drains on SIGINT/SIGTERM. Anything
+ * failing between connecting and running closes what was opened, so the process ends (exit 1
+ * with the reason) instead of living on with its connection.
+ */
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
   const { file, level } = parseRunArgs(argv);
   let config;
@@ -28,49 +58,124 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
 
   let status: StatusLine | undefined;
   const logger = stderrLogger(io.stderr, level, () => status?.clear());
-  let transport: Transport;
-  if (config.nats) {
-    logger.info(`connecting to ${config.nats.servers.join(', ')} (waiting until a server answers)`);
-    const nats = new NatsTransport(await connectNats(config.nats, logger), logger);
-    if (config.input.kind === 'stream') {
-      // warns at start-up, once per subject, about outputs no stream captures
-      const subjects = [config.output.kind === 'subject' ? config.output.subject : undefined, config.deadLetter?.subject];
-      await nats.checkCaptured(subjects.filter((s): s is string => s !== undefined));
-    }
-    transport = nats;
-  } else {
-    transport = new EmbeddedTransport();
-  }
-
-  const pipeline = await Pipeline.create(config, { transport, logger, stdin: io.stdin, stdout: io.stdout });
-  status = new StatusLine(io.stderr, pipeline.stats);
+  // Before the pipeline runs a signal stops start-up (the wait for NATS included); then it drains.
+  const startup = new AbortController();
+  let pipeline: Pipeline | undefined;
+  let running = false;
   let draining: Promise<void> | undefined;
-  const drain = (signal: string): void => {
-    if (draining) return;
-    logger.info(`${signal}: draining`);
-    draining = pipeline.drain();
+  // a drain that fails (its input cannot be stopped with NATS away, say) ends the run rather than leave it waiting
+  let drainFailed!: (error: unknown) => void;
+  const drainFailure = new Promise<never>((_, reject) => (drainFailed = reject));
+  drainFailure.catch(() => {});
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (!running) {
+      if (!startup.signal.aborted) startup.abort(new InterruptedError(signal));
+    } else if (!draining) {
+      logger.info(`${signal}: draining`);
+      draining = pipeline!.drain();
+      draining.catch(drainFailed);
+    }
   };
-  const onSignal = (signal: NodeJS.Signals): void => drain(signal);
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   // An input on the embedded bus holds nothing open in the event loop; the process must still run until told to stop.
   const keepAlive = setInterval(() => {}, 60_000);
+  // a connection that ends for good (credentials or TLS refused on reconnect) ends the run
+  let lose!: (error: NatsConnectionError) => void;
+  const lost = new Promise<never>((_, reject) => (lose = reject));
+  lost.catch(() => {});
+  /** Runs one start-up step, giving up on it at a signal or a lost connection; a failure names the step. */
+  const step = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
+    startup.signal.throwIfAborted();
+    const work = run();
+    work.catch(() => {}); // when it is given up on, its failure comes too late to matter
+    const interrupted = new Promise<never>((_, reject) => startup.signal.addEventListener('abort', () => reject(startup.signal.reason), { once: true }));
+    interrupted.catch(() => {});
+    try {
+      return await Promise.race([work, interrupted, lost]);
+    } catch (error) {
+      throw error instanceof WaspError ? error : new StartupError(what, error);
+    }
+  };
+
+  let transport: Transport | undefined;
+  let nats: NatsTransport | undefined;
+  let waitingForNats = false;
+  let ok = false;
   try {
-    await pipeline.start();
+    if (config.nats) {
+      waitingForNats = true;
+      const nc = await connectNats(config.nats, logger, { pipeline: config.name, signal: startup.signal, onLost: lose });
+      waitingForNats = false;
+      transport = nats = new NatsTransport(nc, logger);
+      if (config.input.kind === 'stream') {
+        await step('asking JetStream for the account info', () => requireJetStream(nc));
+        // warns at start-up, once per subject, about outputs no stream captures
+        const subjects = [config.output.kind === 'subject' ? config.output.subject : undefined, config.deadLetter?.subject].filter((s): s is string => s !== undefined);
+        await step(`asking JetStream which streams capture ${subjects.join(', ')}`, () => nats!.checkCaptured(subjects));
+      }
+    } else {
+      transport = new EmbeddedTransport();
+    }
+    const pipelineIO = { transport, logger, stdin: io.stdin, stdout: io.stdout };
+    pipeline = await step('loading the plugins', () => Pipeline.create(config, pipelineIO));
+    await step(starting(config), () => pipeline!.start());
+    startup.signal.throwIfAborted();
+    running = true;
+    status = new StatusLine(io.stderr, pipeline.stats);
     logger.info(`pipeline ${config.name} running on ${transport.name}`, { stages: config.stages.map((s) => s.name) });
     status.start();
-    await pipeline.done;
-    await draining;
+    await Promise.race([pipeline.done, lost, drainFailure]);
+    if (draining) await Promise.race([draining, lost]);
+    ok = true;
+  } catch (error) {
+    if (!running && startup.signal.aborted) {
+      const { signal } = startup.signal.reason as InterruptedError;
+      logger.info(
+        waitingForNats
+          ? `${signal}: interrupted while waiting for NATS at ${config.nats!.servers.join(', ')}; exiting`
+          : `${signal}: interrupted during start-up; exiting`,
+      );
+      return 0;
+    }
+    throw error;
   } finally {
     clearInterval(keepAlive);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    status.stop();
-    pipeline.close();
-    await transport.close();
+    status?.stop();
+    pipeline?.close();
+    try {
+      // after a failure nothing is left to drain, and a drain could wait on a server that is away
+      if (!ok && nats) await nats.nc.close();
+      else await transport?.close();
+    } catch (error) {
+      // the drain flushes acks and unsubscribes, which needs the server: with it away, close instead
+      // (an input not acked is redelivered; a core subject's was at most once anyway)
+      logger.warn(`closing the NATS connection without draining it: ${error instanceof Error ? error.message : String(error)}`);
+      await nats?.nc.close().catch(() => {});
+    } finally {
+      if (running) io.stderr.write(`${summary(pipeline!.stats)}\n`);
+      // The run is over. nats.js leaves the socket of a first attempt that timed out open until the
+      // server closes it (it destroys a socket only once connected): that must not keep the process,
+      // and a supervisor waiting for it, from seeing the end.
+      setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
+    }
   }
-  io.stderr.write(`${summary(pipeline.stats)}\n`);
   return 0;
+}
+
+/** The start-up step that starts the stages and the input, saying what the input waits for. */
+function starting(config: PipelineConfig): string {
+  const input = config.input;
+  if (input.kind === 'stream') return `starting the stages and the input (JetStream stream ${input.stream}, durable consumer ${input.consumer}: looked up, created if absent)`;
+  if (input.kind === 'subject') return `starting the stages and subscribing to ${input.subject}`;
+  return 'starting the stages';
+}
+
+function describeCause(cause: unknown): string {
+  if (cause instanceof TimeoutError) return 'no reply from NATS within the request timeout';
+  return cause instanceof Error ? cause.message : String(cause);
 }
 
 function parseRunArgs(argv: string[]): { file: string; level: LogLevel } {

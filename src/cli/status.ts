@@ -3,7 +3,8 @@ import type { PipelineStats } from '../pipeline/stats.js';
 /** One line: totals, each stage's in/out/dropped/failed, and the rate since the last line. */
 export function statusLine(stats: PipelineStats, rate: number): string {
   const stages = stats.stages.map((s) => `${s.name} ${s.in}>${s.out} drop ${s.dropped} fail ${s.failed}`).join(' | ');
-  return `in ${stats.received} | ${stages} | out ${stats.published} | dlq ${stats.deadLettered} | ${Math.round(rate)} msg/s`;
+  const publishErrors = stats.publishErrors > 0 ? ` | pub err ${stats.publishErrors}` : '';
+  return `in ${stats.received} | ${stages} | out ${stats.published} | dlq ${stats.deadLettered}${publishErrors} | ${Math.round(rate)} msg/s`;
 }
 
 /** The summary printed at exit. */
@@ -17,7 +18,18 @@ export function summary(stats: PipelineStats): string {
     `summary: ${stats.received} in, ${stats.published} out, ${stats.deadLettered} dead-lettered in ${seconds.toFixed(1)} s` +
       ` (acked ${stats.acked}, nak'ed ${stats.naked}, terminated ${stats.termed})`,
     ...rows,
+    ...publishFailures(stats),
   ].join('\n');
+}
+
+/** A line about failed publishes, only when there were any. */
+function publishFailures(stats: PipelineStats): string[] {
+  const { publishErrors, publishRejected, outOfDeliveries, deadLetterErrors, truncatedDeadLetters } = stats;
+  if (publishErrors + deadLetterErrors + truncatedDeadLetters === 0) return [];
+  return [
+    `  publishes failed ${publishErrors} (refused for good ${publishRejected}, out of deliveries ${outOfDeliveries}),` +
+      ` dead letters not published ${deadLetterErrors}, dead letters cut to fit ${truncatedDeadLetters}`,
+  ];
 }
 
 /** Redraws the status line in place on a terminal, once a second. */

@@ -25,6 +25,7 @@ export class Flight implements Work {
   #pending = 1; // the delivery itself, until the first stage has taken it
   #outcome: 'ack' | 'nak' | 'term' = 'ack'; // nak (a publish failed) wins over term (dead-lettered)
   #sequence = 0;
+  #publishFailureDeadLettered = false;
 
   constructor(readonly home: Flights) {}
 
@@ -41,6 +42,7 @@ export class Flight implements Work {
     this.#pending = 1;
     this.#outcome = 'ack';
     this.#sequence = 0;
+    this.#publishFailureDeadLettered = false;
     return this;
   }
 
@@ -60,15 +62,28 @@ export class Flight implements Work {
     if (this.#outcome === 'ack') this.#outcome = 'term';
   }
 
-  /** Keeps the flight open until an asynchronous publish is accepted; a failure asks for a redelivery. */
-  track(result: Promise<void> | void, onError: (error: unknown) => void): void {
+  /**
+   * The first of the input's failed publishes that dead-letters the input (true once): one dead
+   * letter per input for its publishes, however many of them fail.
+   */
+  claimPublishFailure(): boolean {
+    if (this.#publishFailureDeadLettered) return false;
+    this.#publishFailureDeadLettered = true;
+    return true;
+  }
+
+  /**
+   * Keeps the flight open until an asynchronous publish is accepted. A failure asks for a
+   * redelivery, unless `onError` took care of it (dead-lettered the input) and returns true; it
+   * runs before the flight is released, so what it publishes is awaited too.
+   */
+  track(result: Promise<void> | void, onError: (error: unknown, flight: Flight) => unknown): void {
     if (result === undefined) return;
     this.#pending++;
     result.then(
       () => this.release(),
       (error: unknown) => {
-        this.#outcome = 'nak';
-        onError(error);
+        if (onError(error, this) !== true) this.#outcome = 'nak';
         this.release();
       },
     );

@@ -3,10 +3,12 @@ import { map, type Subscription } from 'rxjs';
 import { Engine } from '../engine/engine.js';
 import { describe, type WaspError } from '../engine/errors.js';
 import type { Logger } from '../engine/logger.js';
+import { UnsafeDeadLetterError } from '../transport/errors.js';
+import { classify, FailureLog, reasonOf } from '../transport/failures.js';
 import { Headers } from '../transport/headers.js';
-import { linePublisher, lineSource } from '../transport/stdio.js';
-import type { Delivery, Publisher, Source, Transport } from '../transport/transport.js';
-import type { PipelineConfig } from './config/schema.js';
+import { lineFlow, linePublisher, lineSource } from '../transport/stdio.js';
+import type { Delivery, Publisher, PublishKind, Source, Transport } from '../transport/transport.js';
+import { MISSING_DEAD_LETTER, type PipelineConfig } from './config/schema.js';
 import { Flights, type Flight } from './flight.js';
 import { nativeStage, type NativeStageFunction } from './stages/native-stage.js';
 import { pluginStage, type Stage, type StageHost, type StageSpec } from './stages/plugin-stage.js';
@@ -31,6 +33,14 @@ export const DEAD_LETTER_HEADERS = {
   error: 'Wasp-Error',
   errorType: 'Wasp-Error-Type',
   subject: 'Wasp-Subject',
+  /** a publish failure: what made it fail (e.g. too-large, stream-deleted; see failures.ts) */
+  errorReason: 'Wasp-Error-Reason',
+  /** a publish failure: the subject the failed publish went to */
+  publishSubject: 'Wasp-Publish-Subject',
+  /** JetStream input: how many times the input was delivered */
+  deliveries: 'Wasp-Deliveries',
+  /** the payload was cut to fit the server's max_payload: its original size in bytes */
+  payloadTruncated: 'Wasp-Payload-Truncated',
 } as const;
 
 /**
@@ -49,6 +59,7 @@ export class Pipeline {
   readonly #stages: { spec: StageSpec; stage: Stage }[] = [];
   #publisher!: Publisher;
   #output!: (work: Work) => Promise<void> | void;
+  readonly #failures: FailureLog;
 
   private constructor(
     readonly config: PipelineConfig,
@@ -56,6 +67,7 @@ export class Pipeline {
     readonly io: PipelineIO,
   ) {
     this.stats = new PipelineStats(config.stages.map((s) => new StageStats(s.name)));
+    this.#failures = new FailureLog(io.logger);
     this.done = new Promise((resolve, reject) => {
       this.#resolveDone = resolve;
       this.#rejectDone = reject;
@@ -87,17 +99,26 @@ export class Pipeline {
   /** Starts the stages (every instance up, or the reason none can be) and then the input. */
   async start(): Promise<void> {
     const { config, io } = this;
-    const atLeastOnce = config.input.kind === 'stream';
-    this.#publisher = await io.transport.publisher({ atLeastOnce });
+    const input = config.input;
+    const atLeastOnce = input.kind === 'stream';
+    // a failed input would be terminated with nothing kept of it
+    if (atLeastOnce && config.deadLetter === undefined) throw new UnsafeDeadLetterError(MISSING_DEAD_LETTER, 'missing', undefined);
+    this.#publisher = await io.transport.publisher({
+      atLeastOnce,
+      output: config.output.kind === 'subject' ? config.output.subject : undefined,
+      deadLetter: config.deadLetter,
+      ackWaitMs: input.kind === 'stream' ? input.ackWaitMs : undefined,
+      ackTimeoutMs: config.nats?.publishAckTimeoutMs,
+    });
     const output = config.output;
     if (output.kind === 'stdout') {
-      const lines = linePublisher(io.stdout ?? process.stdout);
+      const lines = linePublisher(io.stdout ?? process.stdout, { flow: lineFlow(this) });
       this.#output = (work) => lines.publish('stdout', work.data, undefined, undefined);
     } else {
-      this.#output = (work) => this.#publisher.publish(output.subject, work.data, work.headers, work.flight.nextId('out'));
+      this.#output = (work) => this.#publisher.publish(output.subject, work.data, work.headers, work.flight.nextId('out'), 'out');
     }
     const host: StageHost = {
-      sideOutput: (work, subject, data) => this.#send(work, subject, data, work.headers, 'emit'),
+      sideOutput: (work, subject, data) => this.#publish(work.flight, subject, data, work.headers, work.flight.nextId('emit'), 'emit'),
       fail: (work, spec, error) => this.#deadLetter(work, spec, error),
     };
     for (const [i, spec] of config.stages.entries()) {
@@ -114,7 +135,7 @@ export class Pipeline {
       throw error;
     }
 
-    this.#source = config.input.kind === 'stdin' ? lineSource(io.stdin ?? process.stdin) : await io.transport.source(config.input);
+    this.#source = config.input.kind === 'stdin' ? lineSource(io.stdin ?? process.stdin, { flow: lineFlow(this) }) : await io.transport.source(config.input);
     // The flight is the input's record through every stage (see Work), reused once settled.
     const flights = new Flights(this.#onSettled);
     const toWork = map((delivery: Delivery): Work => {
@@ -125,7 +146,13 @@ export class Pipeline {
     this.#subscription = stream.subscribe({
       next: (work) => {
         this.stats.published++;
-        this.#track(work, this.#output(work));
+        let result: Promise<void> | void;
+        try {
+          result = this.#output(work);
+        } catch (error) {
+          result = Promise.reject(error); // a publisher that throws: the same as one that says it failed
+        }
+        this.#track(work.flight, result, 'out');
         work.flight.release();
       },
       error: (error: unknown) => {
@@ -137,6 +164,8 @@ export class Pipeline {
         this.#checkDone();
       },
     });
+    // core NATS: the subscription is in place on the server before start() says the pipeline runs
+    await this.#source.ready;
   }
 
   /** Stops taking input, lets everything in flight settle, and closes the stages. */
@@ -156,19 +185,83 @@ export class Pipeline {
     for (const { stage } of this.#stages) stage.close();
   }
 
-  #send(work: Work, subject: string, data: Uint8Array, headers: Headers | undefined, kind: 'emit' | 'dlq'): void {
-    this.#track(work, this.#publisher.publish(subject, data, headers, work.flight.nextId(kind)));
+  #publish(flight: Flight, subject: string, data: Uint8Array, headers: Headers | undefined, msgId: string | undefined, kind: PublishKind): void {
+    let result: Promise<void> | void;
+    try {
+      result = this.#publisher.publish(subject, data, headers, msgId, kind);
+    } catch (error) {
+      result = Promise.reject(error);
+    }
+    this.#track(flight, result, kind);
   }
 
-  #track(work: Work, result: Promise<void> | void): void {
-    if (result !== undefined) work.flight.track(result, this.#onPublishError);
+  #track(flight: Flight, result: Promise<void> | void, kind: PublishKind): void {
+    if (result !== undefined) flight.track(result, kind === 'dlq' ? this.#onDeadLetterError : this.#onPublishError);
   }
 
-  // One function for every publish, rather than a closure per message.
-  readonly #onPublishError = (error: unknown): void => {
+  /**
+   * An output or side output that failed. Transient, with deliveries left: the input is nak'ed
+   * and redelivered (false). Permanent, or transient at the input's last delivery (or on an input
+   * nothing redelivers): the input is dead-lettered once (true). One function for every publish.
+   */
+  readonly #onPublishError = (error: unknown, flight: Flight): boolean => {
     this.stats.publishErrors++;
-    this.io.logger.warn('publish failed; the input will be redelivered', { error: describe(error) });
+    const kind = classify(error);
+    const reason = reasonOf(error);
+    const left = flight.delivery.deliveriesLeft;
+    if (kind === 'transient' && left !== undefined && left > 0) {
+      this.#failures.warn(`publish ${reason} retried`, `${describe(error)} (${reason}, transient); the input will be redelivered`);
+      return false;
+    }
+    if (kind === 'permanent') this.stats.publishRejected++;
+    else if (left !== undefined) this.stats.outOfDeliveries++;
+    this.#failures.warn(
+      `publish ${reason} dead-lettered`,
+      kind === 'permanent'
+        ? `${describe(error)} (${reason}, permanent); the input is dead-lettered`
+        : `${describe(error)} (${reason}, transient); ${left === undefined ? 'nothing redelivers the input' : 'that was the input\'s last delivery'}, so it is dead-lettered`,
+    );
+    this.#deadLetterInput(flight, error);
+    return true;
   };
+
+  /**
+   * A dead letter the server did not take. JetStream: the input is nak'ed, not terminated, so it
+   * stays in its stream (and is redelivered while it has deliveries left). Elsewhere it is lost,
+   * and said so.
+   */
+  readonly #onDeadLetterError = (error: unknown, flight: Flight): boolean => {
+    this.stats.deadLetterErrors++;
+    const left = flight.delivery.deliveriesLeft;
+    const then =
+      left === undefined ? 'the failed message is lost' : left > 0 ? 'the input will be redelivered' : 'the input had no delivery left: it stays in its stream, unacknowledged';
+    this.#failures.error(`dead letter ${reasonOf(error)}`, `dead letter not published: ${describe(error)} (${reasonOf(error)}, ${classify(error)}); ${then}`);
+    return left === undefined;
+  };
+
+  /** Dead-letters an input whose publish failed: its own data and headers, and what failed. */
+  #deadLetterInput(flight: Flight, error: unknown): void {
+    if (!flight.claimPublishFailure()) return;
+    flight.deadLettered();
+    this.stats.deadLettered++;
+    const delivery = flight.delivery;
+    const failed = error instanceof Error ? error : new Error(String(error));
+    const subject = (error as { subject?: unknown }).subject;
+    const target = this.config.deadLetter?.subject;
+    if (target === undefined) {
+      this.#logFailed(failed.message, { subject: delivery.subject, publishSubject: subject });
+      return;
+    }
+    const headers = delivery.headers?.clone() ?? new Headers();
+    headers
+      .set(DEAD_LETTER_HEADERS.error, oneLine(failed.message))
+      .set(DEAD_LETTER_HEADERS.errorType, failed.name)
+      .set(DEAD_LETTER_HEADERS.errorReason, reasonOf(error))
+      .set(DEAD_LETTER_HEADERS.subject, delivery.subject);
+    if (typeof subject === 'string') headers.set(DEAD_LETTER_HEADERS.publishSubject, subject);
+    // one id for it across redeliveries, whichever of the input's publishes failed first
+    this.#sendDeadLetter(flight, target, delivery.data, headers, delivery.id === undefined ? undefined : `${delivery.id}:dlq:publish`);
+  }
 
   #deadLetter(work: Work, spec: StageSpec, error: WaspError): void {
     work.flight.deadLettered();
@@ -176,7 +269,7 @@ export class Pipeline {
     const fields = { stage: spec.name, plugin: spec.plugin, function: spec.function, subject: work.subject };
     const target = this.config.deadLetter?.subject;
     if (target === undefined) {
-      this.io.logger.error(`message failed: ${error.message}`, fields);
+      this.#logFailed(error.message, fields);
       return;
     }
     const headers = work.headers?.clone() ?? new Headers();
@@ -188,7 +281,29 @@ export class Pipeline {
       .set(DEAD_LETTER_HEADERS.errorType, error.name)
       .set(DEAD_LETTER_HEADERS.subject, work.subject);
     this.io.logger.debug(`dead-lettered: ${error.message}`, fields);
-    this.#send(work, target, work.data, headers, 'dlq');
+    this.#sendDeadLetter(work.flight, target, work.data, headers, work.flight.nextId('dlq'));
+  }
+
+  /** No dead-letter subject (a core NATS or stdin input without one, or `discard: true`): the log is the record. */
+  #logFailed(message: string, fields: Record<string, unknown>): void {
+    const discard = this.config.deadLetter?.discard === true ? ' (deadLetter: { discard: true }: dropped)' : '';
+    this.io.logger.error(`message failed: ${message}${discard}`, fields);
+  }
+
+  /**
+   * Publishes a dead letter. A payload too large to travel with its headers is cut to what fits,
+   * and Wasp-Payload-Truncated gives its size: a dead letter is never refused for its size.
+   */
+  #sendDeadLetter(flight: Flight, target: string, data: Uint8Array, headers: Headers, msgId: string | undefined): void {
+    if (flight.delivery.id !== undefined) headers.set(DEAD_LETTER_HEADERS.deliveries, String(flight.delivery.redeliveries + 1));
+    let payload = data;
+    const room = this.#publisher.room?.(headers, msgId);
+    if (room !== undefined && data.length > room) {
+      headers.set(DEAD_LETTER_HEADERS.payloadTruncated, String(data.length));
+      payload = data.subarray(0, Math.max(0, this.#publisher.room!(headers, msgId)));
+      this.stats.truncatedDeadLetters++;
+    }
+    this.#publish(flight, target, payload, headers, msgId, 'dlq');
   }
 
   // One function for every flight, rather than a closure per message.

@@ -37,7 +37,16 @@ export class PipelineStats {
   acked = 0;
   naked = 0;
   termed = 0;
+  /** publishes that failed, whatever became of their input */
   publishErrors = 0;
+  /** publishes refused for good (too large, invalid subject, no stream): their inputs dead-lettered at once */
+  publishRejected = 0;
+  /** inputs dead-lettered because a transient failure outlasted their deliveries (input.maxDeliver) */
+  outOfDeliveries = 0;
+  /** dead letters the server did not take (JetStream: their inputs are nak'ed, not terminated) */
+  deadLetterErrors = 0;
+  /** dead letters whose payload was cut to fit max_payload (Wasp-Payload-Truncated) */
+  truncatedDeadLetters = 0;
   readonly startedAt = Date.now();
   constructor(readonly stages: StageStats[]) {}
 

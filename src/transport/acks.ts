@@ -2,6 +2,7 @@
 // write per turn of the event loop, and the delivery the pipeline sees.
 import type { JsMsg } from '@nats-io/jetstream';
 import type { Logger } from '../engine/logger.js';
+import { classify, FailureLog, reasonOf } from './failures.js';
 import type { Headers } from './headers.js';
 import { fromNatsHeaders } from './nats-headers.js';
 import type { Delivery } from './transport.js';
@@ -27,12 +28,15 @@ export class AckBatch {
   #count = 0;
   #scheduled = false;
   readonly #flush = (): void => this.flush();
+  readonly #failures: FailureLog;
 
   /** termReason: whether the server reads `+TERM <reason>` (see termTakesReason) */
   constructor(
     readonly logger: Logger,
     readonly termReason: () => boolean,
-  ) {}
+  ) {
+    this.#failures = new FailureLog(logger);
+  }
 
   ack(msg: JsMsg): void {
     this.#queue(msg, ACK, 0);
@@ -66,8 +70,14 @@ export class AckBatch {
         error = e;
       }
     }
-    // the connection went away: the server redelivers what it did not hear about after ack_wait
-    if (failed > 0) this.logger.warn(`could not settle ${failed} JetStream message(s); they will be redelivered`, { error: (error as Error).message });
+    // Whatever the failure (the connection away, closing or draining: transient; nothing else is
+    // known to happen), the server redelivers what it did not hear about after ack_wait.
+    if (failed > 0) {
+      const reason = reasonOf(error);
+      this.#failures.warn(`settle ${reason}`, `could not settle ${failed} JetStream message(s) (${classify(error)}: ${reason}); the server redelivers them after their ack wait`, {
+        error: (error as Error).message,
+      });
+    }
   }
 
   #queue(msg: JsMsg, kind: number, arg: number | string): void {
@@ -98,9 +108,11 @@ export class JetStreamDelivery implements Delivery {
   readonly id: string;
   readonly redeliveries: number;
 
+  /** max_deliver: the consumer's bound on deliveries (-1 or 0: none) */
   constructor(
     readonly msg: JsMsg,
     readonly acks: AckBatch,
+    readonly maxDeliver = -1,
   ) {
     this.subject = msg.subject;
     this.data = msg.data;
@@ -108,6 +120,9 @@ export class JetStreamDelivery implements Delivery {
     const info = msg.info; // parsed from the reply subject on first use, then kept by nats.js
     this.id = `${info.stream}:${info.streamSequence}`;
     this.redeliveries = info.deliveryCount - 1;
+  }
+  get deliveriesLeft(): number {
+    return this.maxDeliver > 0 ? this.maxDeliver - (this.redeliveries + 1) : Number.POSITIVE_INFINITY;
   }
   ack(): void {
     this.acks.ack(this.msg);

@@ -1,5 +1,6 @@
 import { Observable } from 'rxjs';
 import { FireAndForget } from './delivery.js';
+import { UnsupportedInputError } from './errors.js';
 import type { Headers } from './headers.js';
 import { subjectMatches } from '../engine/subjects.js';
 import type { Delivery, InputSpec, Publisher, Source, Transport } from './transport.js';
@@ -74,7 +75,7 @@ export class EmbeddedTransport implements Transport {
   constructor(readonly bus: EmbeddedBus = new EmbeddedBus()) {}
 
   async source(input: InputSpec): Promise<Source> {
-    if (input.kind !== 'subject') throw new Error(`the embedded bus has no ${input.kind} input`);
+    if (input.kind !== 'subject') throw new UnsupportedInputError(`the embedded bus has no ${input.kind} input`, this.name, input.kind);
     let unsubscribe: (() => void) | undefined;
     let complete: (() => void) | undefined;
     const deliveries = new Observable<Delivery>((subscriber) => {
@@ -91,6 +92,7 @@ export class EmbeddedTransport implements Transport {
     };
   }
 
+  /** Delivery is a function call: no size limit, nothing to confirm (subjects are checked where they come from). */
   async publisher(): Promise<Publisher> {
     return { publish: (subject, data, headers) => this.bus.publish(subject, data, headers) };
   }

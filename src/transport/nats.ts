@@ -1,47 +1,75 @@
-import { jetstream, jetstreamManager, AckPolicy, type JetStreamClient, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  jetstream,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstreamManager,
+  type ConsumerConfig,
+  type JetStreamClient,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Observable } from 'rxjs';
+import { isPublishSubject } from '../engine/subjects.js';
 import type { Logger } from '../engine/logger.js';
 import { AckBatch, JetStreamDelivery, termTakesReason } from './acks.js';
 import { coreSource } from './core.js';
+import { StreamMissingError, UnsafeDeadLetterError, UnsupportedInputError } from './errors.js';
+import { FailureLog, publishFailure, reasonOf } from './failures.js';
+import type { Headers } from './headers.js';
 import { toNatsHeaders } from './nats-headers.js';
-import { TransientPublishError, type Delivery, type InputSpec, type Publisher, type Source, type Transport } from './transport.js';
+import type { Delivery, InputSpec, Publisher, PublisherOptions, PublishKind, Source, Transport } from './transport.js';
+
+/** Deliveries of a message when the file says nothing (input.maxDeliver). */
+export const DEFAULT_MAX_DELIVER = 5;
+/** How long a JetStream publish waits for its ack when the file says nothing (nats.publishAckTimeoutMs). */
+export const DEFAULT_PUBLISH_ACK_TIMEOUT_MS = 5_000;
+/** Asking which stream captures a subject: attempts, 250 ms doubling between them. */
+const LOOKUP_ATTEMPTS = 4;
+const LOOKUP_BACKOFF_MS = 250;
+/** A subject whose stream was deleted: asked again at most this often (publishes meanwhile fail at once). */
+const DELETED_RECHECK_MS = 1_000;
+/** A subject no stream captured: asked again at most this often, so a stream created later is used. */
+const UNCAPTURED_RECHECK_MS = 10_000;
+
+/** What the transport knows of a subject: a stream captures it, none does, or the one that did is gone. */
+interface Route {
+  state: 'captured' | 'uncaptured' | 'deleted';
+  /** the stream that captures it (or captured it, when deleted) */
+  stream: string | undefined;
+  checkedAt: number;
+}
 
 /** Core NATS subjects and JetStream consumers; the only place the pipeline meets nats.js. */
 export class NatsTransport implements Transport {
   readonly name = 'NATS';
   #js: JetStreamClient | undefined;
   #jsm: JetStreamManager | undefined;
-  readonly #captured = new Map<string, Promise<boolean>>();
+  readonly #routes = new Map<string, Route>();
+  readonly #lookups = new Map<string, Promise<Route>>();
+  readonly #warnedCore = new Set<string>();
   readonly #acks: AckBatch;
+  readonly #failures: FailureLog;
 
   constructor(
     readonly nc: NatsConnection,
     readonly logger: Logger,
   ) {
+    this.#failures = new FailureLog(logger);
     this.#acks = new AckBatch(logger, () => termTakesReason(nc.info?.version));
   }
 
   async source(input: InputSpec): Promise<Source> {
     if (input.kind === 'subject') return coreSource(this.nc, input.subject, input.queue);
     if (input.kind === 'stream') return this.#streamSource(input);
-    throw new Error('stdin is not a NATS input');
+    throw new UnsupportedInputError('stdin is not a NATS input', this.name, input.kind);
   }
 
   async #streamSource(input: Extract<InputSpec, { kind: 'stream' }>): Promise<Source> {
     const jsm = await this.#manager();
     await this.#ensureStream(jsm, input);
-    try {
-      await jsm.consumers.info(input.stream, input.consumer);
-    } catch {
-      await jsm.consumers.add(input.stream, {
-        durable_name: input.consumer,
-        ack_policy: AckPolicy.Explicit,
-        max_ack_pending: input.maxAckPending,
-        ack_wait: input.ackWaitMs * 1_000_000,
-      });
-      this.logger.info(`created durable consumer ${input.consumer} on stream ${input.stream}`);
-    }
+    const maxDeliver = input.maxDeliver ?? DEFAULT_MAX_DELIVER;
+    await this.#ensureConsumer(jsm, input, maxDeliver);
     const consumer = await this.#client().consumers.get(input.stream, input.consumer);
     // Pull batches one at a time rather than consume(): a batch's subscription lives until the
     // batch ends, so on drain every message the server sent is received and settled, and none is
@@ -54,16 +82,25 @@ export class NatsTransport implements Transport {
         while (!stopping) {
           try {
             const messages = await consumer.fetch({ max_messages: batch, expires: 1000 });
-            for await (const m of messages) subscriber.next(new JetStreamDelivery(m, this.#acks));
+            for await (const m of messages) subscriber.next(new JetStreamDelivery(m, this.#acks, maxDeliver));
           } catch (error) {
             if (stopping) break;
+            if (this.nc.isClosed()) {
+              // closed for good: nothing will come any more, and saying so ends the pipeline
+              subscriber.error(error);
+              return;
+            }
             // the server is away or busy: the connection reconnects on its own; try again shortly
-            this.logger.warn(`pulling from ${input.stream}/${input.consumer} failed; retrying`, { error: (error as Error).message });
+            this.#failures.warn(`pull ${reasonOf(error)}`, `pulling from ${input.stream}/${input.consumer} failed; retrying`, { error: (error as Error).message });
             await new Promise((r) => setTimeout(r, 250));
           }
         }
         subscriber.complete();
       })();
+      // unsubscribed (the pipeline closed): no more pulls
+      return () => {
+        stopping = true;
+      };
     });
     return {
       deliveries,
@@ -78,63 +115,219 @@ export class NatsTransport implements Transport {
     try {
       await jsm.streams.info(input.stream);
       return;
-    } catch {
-      if (input.subject === undefined) {
-        throw new Error(`stream ${input.stream} does not exist, and input.subject is not set to create it`);
-      }
+    } catch (error) {
+      if (!isApiError(error, JetStreamApiCodes.StreamNotFound)) throw error;
     }
+    if (input.subject === undefined) throw new StreamMissingError(`stream ${input.stream} does not exist, and input.subject is not set to create it`, input.stream);
     await jsm.streams.add({ name: input.stream, subjects: [input.subject] });
     this.logger.info(`created stream ${input.stream} on subject ${input.subject}`);
   }
 
-  async publisher({ atLeastOnce }: { atLeastOnce: boolean }): Promise<Publisher> {
-    if (!atLeastOnce) {
-      // no options object for the common message without headers
-      return { publish: (subject, data, h) => (h === undefined ? this.nc.publish(subject, data) : this.nc.publish(subject, data, { headers: toNatsHeaders(h) })) };
+  /** Creates the durable consumer, or brings one that exists to the file's settings (and says what changed). */
+  async #ensureConsumer(jsm: JetStreamManager, input: Extract<InputSpec, { kind: 'stream' }>, maxDeliver: number): Promise<void> {
+    const wanted = { max_ack_pending: input.maxAckPending, ack_wait: input.ackWaitMs * 1_000_000, max_deliver: maxDeliver };
+    let existing: Partial<ConsumerConfig> | undefined;
+    try {
+      existing = (await jsm.consumers.info(input.stream, input.consumer)).config;
+    } catch (error) {
+      if (!isApiError(error, JetStreamApiCodes.ConsumerNotFound)) throw error;
     }
-    const js = this.#client();
+    if (existing === undefined) {
+      await jsm.consumers.add(input.stream, { durable_name: input.consumer, ack_policy: AckPolicy.Explicit, ...wanted });
+      this.logger.info(`created durable consumer ${input.consumer} on stream ${input.stream}`, { max_deliver: maxDeliver });
+      return;
+    }
+    const show = (key: keyof typeof wanted, value: number | undefined): string => (key === 'ack_wait' && value !== undefined ? `${value / 1_000_000}ms` : String(value));
+    const changes = (Object.keys(wanted) as (keyof typeof wanted)[])
+      .filter((key) => existing[key] !== wanted[key])
+      .map((key) => `${key} ${show(key, existing[key])} -> ${show(key, wanted[key])}`);
+    if (changes.length === 0) return;
+    await jsm.consumers.update(input.stream, input.consumer, wanted);
+    this.logger.info(`updated durable consumer ${input.consumer} on stream ${input.stream} to the file's settings: ${changes.join(', ')}`);
+  }
+
+  async publisher(options: PublisherOptions): Promise<Publisher> {
+    const room = (h: Headers | undefined, msgId: string | undefined): number => this.#maxPayload() - headerBytes(h, msgId);
+    if (!options.atLeastOnce) return { publish: this.#corePublish, room };
+    await this.#checkDestinations(options);
+    const timeout = options.ackTimeoutMs ?? DEFAULT_PUBLISH_ACK_TIMEOUT_MS;
+    const deadLettersCore = options.deadLetter?.core === true;
     return {
-      publish: async (subject, data, h, msgId) => {
-        const headers = toNatsHeaders(h);
-        if (!(await this.#capturedByStream(subject))) {
-          this.nc.publish(subject, data, { headers });
-          return;
-        }
-        try {
-          await js.publish(subject, data, { headers, msgID: msgId });
-        } catch (cause) {
-          throw new TransientPublishError(`publish to ${subject} failed: ${(cause as Error).message}`, { cause });
-        }
-      },
+      publish: (subject, data, h, msgId, kind = 'out') =>
+        kind === 'dlq' && deadLettersCore ? this.#corePublish(subject, data, h) : this.#publishAtLeastOnce(subject, data, h, msgId, kind, timeout),
+      room,
     };
   }
 
-  /** Tells at start-up which of these subjects no stream captures (each is also warned about once). */
+  /**
+   * At start-up: an output no stream captures is warned about (published with core NATS, at most
+   * once); a dead-letter subject no stream captures refuses to start, unless dead letters are
+   * published with core NATS knowingly; a stream that drops duplicates for less than the ack wait
+   * is warned about.
+   */
+  async #checkDestinations({ output, deadLetter, ackWaitMs }: PublisherOptions): Promise<void> {
+    if (output !== undefined) {
+      const route = await this.#route(output);
+      if (route.state === 'captured') await this.#checkDuplicateWindow(route.stream!, output, ackWaitMs);
+      else this.#warnCore(output);
+    }
+    const dlq = deadLetter?.subject;
+    if (dlq === undefined || deadLetter?.core === true) return;
+    const route = await this.#route(dlq);
+    if (route.state !== 'captured') {
+      throw new UnsafeDeadLetterError(
+        `no stream captures ${dlq}, the dead-letter subject: a failed input is terminated once its dead letter is out, and a dead letter ` +
+          `published with core NATS that nobody is subscribed to is lost. To fix it, create a stream capturing ${dlq} ` +
+          `(e.g. nats stream add DLQ --subjects '${dlq}'), or publish dead letters at most once knowingly: deadLetter: { subject: ${dlq}, core: true }`,
+        'not-captured',
+        dlq,
+      );
+    }
+    await this.#checkDuplicateWindow(route.stream!, dlq, ackWaitMs);
+  }
+
+  async #checkDuplicateWindow(stream: string, subject: string, ackWaitMs: number | undefined): Promise<void> {
+    if (ackWaitMs === undefined) return;
+    let window: number;
+    try {
+      window = (await (await this.#manager()).streams.info(stream)).config.duplicate_window;
+    } catch (error) {
+      this.logger.warn(`could not ask stream ${stream} for its duplicate window`, { error: (error as Error).message });
+      return;
+    }
+    const seconds = (ns: number): string => `${Number((ns / 1e9).toFixed(3))} s`;
+    if (window < ackWaitMs * 1_000_000) {
+      this.logger.warn(
+        `stream ${stream} (capturing ${subject}) drops duplicates for less time than an input may wait for redelivery: its duplicate window ` +
+          `(${seconds(window)}) is shorter than the consumer's ack wait (${seconds(ackWaitMs * 1_000_000)}), so an input redelivered after the window ` +
+          `can publish its results again; raise the stream's duplicate_window or lower input.ackWaitMs`,
+      );
+    }
+  }
+
+  /** Core NATS: checked before it is handed to the connection; a failure is a rejected promise, never a throw. */
+  readonly #corePublish = (subject: string, data: Uint8Array, h: Headers | undefined): Promise<void> | void => {
+    if (!isPublishSubject(subject)) return Promise.reject(publishFailure(subject, 'invalid-subject'));
+    const size = data.length + (h === undefined ? 0 : headerBytes(h, undefined));
+    const limit = this.#maxPayload();
+    if (size > limit) return Promise.reject(publishFailure(subject, 'too-large', { size, limit }));
+    try {
+      // no options object for the common message without headers
+      if (h === undefined) this.nc.publish(subject, data);
+      else this.nc.publish(subject, data, { headers: toNatsHeaders(h) });
+    } catch (cause) {
+      return Promise.reject(publishFailure(subject, reasonOf(cause), { cause }));
+    }
+  };
+
+  /**
+   * With JetStream input: a JetStream publish (acked, deduplicated by msgID) where a stream
+   * captures the subject; core NATS for an output no stream captures (warned about); a side
+   * output no stream captures is refused, since its at-least-once promise could not be kept.
+   */
+  async #publishAtLeastOnce(subject: string, data: Uint8Array, h: Headers | undefined, msgId: string | undefined, kind: PublishKind, timeout: number): Promise<void> {
+    if (!isPublishSubject(subject)) throw publishFailure(subject, 'invalid-subject');
+    const route = await this.#route(subject);
+    if (route.state === 'uncaptured') {
+      if (kind === 'emit') throw publishFailure(subject, 'no-stream');
+      this.#warnCore(subject);
+      return this.#corePublish(subject, data, h);
+    }
+    const size = data.length + headerBytes(h, msgId);
+    const limit = this.#maxPayload();
+    if (size > limit) throw publishFailure(subject, 'too-large', { size, limit, stream: route.stream });
+    if (route.state === 'deleted') throw publishFailure(subject, 'stream-deleted', { stream: route.stream });
+    try {
+      await this.#client().publish(subject, data, { headers: toNatsHeaders(h), msgID: msgId, timeout });
+    } catch (cause) {
+      const reason = reasonOf(cause);
+      // Nothing answered for a subject a stream captured: ask again which stream captures it.
+      if (reason === 'no-stream') throw await this.#noAnswer(subject, route, cause);
+      throw publishFailure(subject, reason, { cause, stream: route.stream });
+    }
+  }
+
+  async #noAnswer(subject: string, before: Route, cause: unknown): Promise<Error> {
+    let now: Route;
+    try {
+      now = await this.#refresh(subject);
+    } catch (error) {
+      return error as Error;
+    }
+    if (now.state === 'captured') return publishFailure(subject, 'stream-unavailable', { cause, stream: now.stream });
+    return publishFailure(subject, 'stream-deleted', { cause, stream: before.stream });
+  }
+
+  #warnCore(subject: string): void {
+    if (this.#warnedCore.has(subject)) return;
+    this.#warnedCore.add(subject);
+    this.logger.warn(`no stream captures ${subject}: publishing to it with core NATS (at most once)`);
+  }
+
+  /** Tells which of these subjects no stream captures (asking the server, with retries). */
   async checkCaptured(subjects: string[]): Promise<string[]> {
-    const captured = await Promise.all(subjects.map((s) => this.#capturedByStream(s)));
-    return subjects.filter((_, i) => !captured[i]);
+    const routes = await Promise.all(subjects.map((s) => this.#route(s)));
+    return subjects.filter((_, i) => routes[i]!.state !== 'captured');
   }
 
   /**
-   * Whether some stream captures a subject, asked of the server once per subject and shared by the
-   * start-up check and the publisher: JetStream publish where one does (acked, deduplicated by
-   * msgID), core publish where none does.
+   * Which stream captures a subject, asked of the server once and kept while it holds: a subject
+   * no stream captured is asked again now and then (a stream may be created), one whose stream was
+   * deleted more often. A lookup that fails is retried, and its failure never kept.
    */
-  #capturedByStream(subject: string): Promise<boolean> {
-    let answer = this.#captured.get(subject);
-    if (answer === undefined) {
-      answer = this.#manager().then((jsm) =>
-        jsm.streams.find(subject).then(
-          () => true,
-          () => {
-            this.logger.warn(`no stream captures ${subject}: publishing to it with core NATS (at most once)`);
-            return false;
-          },
-        ),
-      );
-      this.#captured.set(subject, answer);
+  #route(subject: string): Promise<Route> | Route {
+    const known = this.#routes.get(subject);
+    if (known !== undefined) {
+      const age = Date.now() - known.checkedAt;
+      if (known.state === 'captured' || (known.state === 'deleted' && age < DELETED_RECHECK_MS) || (known.state === 'uncaptured' && age < UNCAPTURED_RECHECK_MS)) {
+        return known;
+      }
     }
-    return answer;
+    return this.#refresh(subject);
+  }
+
+  /** Asks the server now; publishes to the same subject meanwhile share the answer. */
+  #refresh(subject: string): Promise<Route> {
+    let lookup = this.#lookups.get(subject);
+    if (lookup === undefined) {
+      lookup = this.#ask(subject).finally(() => this.#lookups.delete(subject));
+      this.#lookups.set(subject, lookup);
+    }
+    return lookup;
+  }
+
+  async #ask(subject: string): Promise<Route> {
+    const stream = await this.#findStream(subject);
+    const before = this.#routes.get(subject);
+    const had = before !== undefined && before.state !== 'uncaptured';
+    const route: Route = { state: stream !== undefined ? 'captured' : had ? 'deleted' : 'uncaptured', stream: stream ?? before?.stream, checkedAt: Date.now() };
+    // reported once per change of state, not per message
+    if (route.state === 'deleted' && before?.state === 'captured') {
+      this.logger.warn(
+        `the stream capturing ${subject} was deleted (${before.stream}): publishes to ${subject} fail and the inputs are redelivered ` +
+          'until a stream captures it again; at its last delivery an input is dead-lettered',
+      );
+    } else if (route.state === 'captured' && before?.state === 'deleted') {
+      this.logger.info(`a stream captures ${subject} again (${stream})`);
+    }
+    this.#routes.set(subject, route);
+    return route;
+  }
+
+  async #findStream(subject: string): Promise<string | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await (await this.#manager()).streams.find(subject);
+      } catch (error) {
+        if (isApiError(error, JetStreamApiCodes.StreamNotFound)) return undefined;
+        if (attempt >= LOOKUP_ATTEMPTS) throw publishFailure(subject, 'jetstream-unavailable', { cause: error });
+        await new Promise((r) => setTimeout(r, LOOKUP_BACKOFF_MS * 2 ** (attempt - 1)));
+      }
+    }
+  }
+
+  #maxPayload(): number {
+    return this.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
   }
 
   #client(): JetStreamClient {
@@ -150,4 +343,34 @@ export class NatsTransport implements Transport {
     this.#acks.flush();
     await this.nc.drain();
   }
+}
+
+function isApiError(error: unknown, code: number): boolean {
+  return error instanceof JetStreamApiError && error.code === code;
+}
+
+const byteLength = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+/**
+ * The bytes a message's headers take on the wire, as nats.js encodes them: "NATS/1.0", then
+ * "\r\nName: value" for each value (trimmed), then "\r\n\r\n"; nothing at all without headers. A
+ * JetStream publish with a message id sets Nats-Msg-Id, replacing one the headers carry.
+ */
+export function headerBytes(h: Headers | undefined, msgId: string | undefined): number {
+  let size = 0;
+  let count = 0;
+  if (h !== undefined) {
+    for (const [name, values] of h.entries()) {
+      if (msgId !== undefined && name === 'Nats-Msg-Id') continue;
+      for (const v of values) {
+        size += 4 + byteLength(name) + byteLength(v.trim());
+        count++;
+      }
+    }
+  }
+  if (msgId !== undefined) {
+    size += 4 + 'Nats-Msg-Id'.length + byteLength(msgId.trim());
+    count++;
+  }
+  return count === 0 ? 0 : 'NATS/1.0'.length + size + 4;
 }

@@ -14,6 +14,12 @@ export interface Delivery extends Message {
   readonly id: string | undefined;
   /** How many times it was delivered before this one. */
   readonly redeliveries: number;
+  /**
+   * How many more times the server will deliver it if this delivery is nak'ed (JetStream:
+   * max_deliver minus the deliveries so far; Infinity without a bound). Undefined where nothing
+   * redelivers (core NATS, the embedded bus, stdin).
+   */
+  readonly deliveriesLeft?: number;
   ack(): void;
   nak(delayMs: number): void;
   term(reason: string): void;
@@ -23,34 +29,69 @@ export interface Delivery extends Message {
 export interface Source {
   /** Completes after stop(), or at the end of a finite input (stdin). */
   readonly deliveries: Observable<Delivery>;
+  /**
+   * Resolves once the server has confirmed the subscription made when `deliveries` is subscribed
+   * to (core NATS: after a flush); until then a message published elsewhere may miss it. Absent
+   * where subscribing is confirmed at once (the embedded bus, stdin, a JetStream consumer, which
+   * the server confirmed before source() resolved).
+   */
+  readonly ready?: Promise<void>;
   /** Stops taking input; what was delivered already is still settled by the pipeline. */
   stop(): Promise<void>;
 }
 
 export type InputSpec =
   | { kind: 'subject'; subject: string; queue?: string }
-  | { kind: 'stream'; stream: string; consumer: string; subject?: string; maxAckPending: number; ackWaitMs: number }
+  | {
+      kind: 'stream';
+      stream: string;
+      consumer: string;
+      subject?: string;
+      maxAckPending: number;
+      ackWaitMs: number;
+      /** most deliveries of a message (the consumer's max_deliver); 5 when left out */
+      maxDeliver?: number;
+    }
   | { kind: 'stdin' };
+
+/** What a publish is, for a transport that treats them differently (JetStream: see NatsTransport). */
+export type PublishKind = 'out' | 'emit' | 'dlq';
 
 export interface Publisher {
   /**
-   * Sends a message. Returns a promise when the sender confirms acceptance
-   * (a JetStream publish ack); nothing when it was handed to the connection.
-   * msgId lets a stream drop a duplicate of a redelivered input's output.
+   * Sends a message. Returns a promise when the sender confirms acceptance (a JetStream publish
+   * ack); nothing when it was handed to the connection. Never throws: a failure is a rejected
+   * promise with a typed error (PublishRejectedError when retrying cannot fix it, else
+   * TransientPublishError; see failures.ts). msgId lets a stream drop a duplicate of a
+   * redelivered input's output. `kind` defaults to 'out'.
    */
-  publish(subject: string, data: Uint8Array, headers: Headers | undefined, msgId: string | undefined): Promise<void> | void;
+  publish(subject: string, data: Uint8Array, headers: Headers | undefined, msgId: string | undefined, kind?: PublishKind): Promise<void> | void;
+  /**
+   * How many payload bytes a message with these headers (and message id) may carry; absent
+   * where there is no limit. Dead letters are cut to it rather than refused.
+   */
+  room?(headers: Headers | undefined, msgId: string | undefined): number;
 }
 
-/** Raised by a publisher for a failure worth retrying (the input is nak'ed and redelivered). */
-export class TransientPublishError extends Error {
-  override name = 'TransientPublishError';
+/** Where a JetStream pipeline's results go, checked when its publisher is made. */
+export interface PublisherOptions {
+  /** the input is JetStream: outputs, side outputs and dead letters are published at least once */
+  atLeastOnce: boolean;
+  /** the output subject (warned about at start-up when no stream captures it) */
+  output?: string;
+  /** dead letters: refused at start-up when no stream captures the subject, unless `core` */
+  deadLetter?: { subject?: string; core: boolean; discard: boolean };
+  /** the input consumer's ack wait: a stream capturing an output should drop duplicates at least this long */
+  ackWaitMs?: number;
+  /** how long a JetStream publish waits for its ack (default 5 s) */
+  ackTimeoutMs?: number;
 }
 
 /** The edge the pipeline core talks to: the embedded bus, core NATS or JetStream. */
 export interface Transport {
   readonly name: string;
   source(input: InputSpec): Promise<Source>;
-  /** For outputs, side outputs and dead letters; `atLeastOnce` when the input is JetStream. */
-  publisher(options: { atLeastOnce: boolean }): Promise<Publisher>;
+  /** For outputs, side outputs and dead letters. */
+  publisher(options: PublisherOptions): Promise<Publisher>;
   close(): Promise<void>;
 }

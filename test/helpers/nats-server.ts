@@ -1,8 +1,9 @@
 // Starts a real nats-server with JetStream for a test, on a free loopback port
-// and a temporary store, and stops it by its process. No mocks of NATS.
+// and a temporary store, and stops it by its process. No mocks of NATS. A test
+// may hand it a config file's text (authentication, TLS) and extra arguments.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ export function natsServerBinary(): string {
   return found;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -39,28 +40,68 @@ function probe(port: number): Promise<boolean> {
   });
 }
 
+export interface NatsServerOptions {
+  /** the text of a nats-server config file (authorization, tls, operator, ...); the address, port and JetStream flags still come from the command line, which wins */
+  config?: string;
+  /** more command-line arguments */
+  args?: string[];
+  /** JetStream with a temporary store (default true) */
+  jetstream?: boolean;
+  /** an HTTP monitoring port, for monitorUrl (/connz lists connections by name) */
+  monitor?: boolean;
+  /** this port rather than a free one (say one a client already waits on) */
+  port?: number;
+}
+
 export class NatsServer {
   #process: ChildProcess | undefined;
   #log = '';
+  #options: NatsServerOptions;
+  #monitorPort: number | undefined;
 
   private constructor(
     readonly port: number,
     readonly storeDir: string,
-  ) {}
+    options: NatsServerOptions,
+  ) {
+    this.#options = options;
+  }
 
   get url(): string {
     return `nats://127.0.0.1:${this.port}`;
   }
 
-  static async start(): Promise<NatsServer> {
-    const server = new NatsServer(await freePort(), await mkdtemp(join(tmpdir(), 'wasp-nats-')));
+  /** The HTTP monitoring endpoint; only with `monitor: true`. */
+  get monitorUrl(): string {
+    if (this.#monitorPort === undefined) throw new Error('start the server with { monitor: true } for a monitoring port');
+    return `http://127.0.0.1:${this.#monitorPort}`;
+  }
+
+  /** The last few KB of the server's log. */
+  get log(): string {
+    return this.#log;
+  }
+
+  static async start(options: NatsServerOptions = {}): Promise<NatsServer> {
+    const server = new NatsServer(options.port ?? (await freePort()), await mkdtemp(join(tmpdir(), 'wasp-nats-')), options);
+    if (options.monitor) server.#monitorPort = await freePort();
     await server.#launch();
     return server;
   }
 
   async #launch(): Promise<void> {
     const binary = natsServerBinary();
-    const child = spawn(binary, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const { config, args = [], jetstream = true } = this.#options;
+    const argv = ['-a', '127.0.0.1', '-p', String(this.port)];
+    if (jetstream) argv.push('-js', '-sd', this.storeDir);
+    if (this.#monitorPort !== undefined) argv.push('-m', String(this.#monitorPort));
+    if (config !== undefined) {
+      const file = join(this.storeDir, 'nats-server.conf');
+      await writeFile(file, config);
+      argv.push('-c', file);
+    }
+    argv.push(...args);
+    const child = spawn(binary, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#process = child;
     const collect = (chunk: Buffer): void => {
       this.#log = (this.#log + chunk.toString()).slice(-4000);
@@ -91,9 +132,10 @@ export class NatsServer {
     clearTimeout(timer);
   }
 
-  /** Same port, same store: clients reconnect to it. */
-  async restart(): Promise<void> {
+  /** Same port, same store: clients reconnect to it. With options, it comes back configured by them instead (say a new TLS config). */
+  async restart(options?: NatsServerOptions): Promise<void> {
     await this.stop();
+    if (options) this.#options = options;
     await this.#launch();
   }
 

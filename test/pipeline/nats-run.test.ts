@@ -41,6 +41,7 @@ describe('wasp run on NATS', () => {
     for (const name of ['TEXT', 'OUT', 'DLQ']) await jsm.streams.delete(name).catch(() => {});
     await jsm.streams.add({ name: 'TEXT', subjects: ['text.in'] });
     await jsm.streams.add({ name: 'OUT', subjects: ['text.out'] });
+    await jsm.streams.add({ name: 'DLQ', subjects: ['text.dlq'] });
     const js = jsm.jetstream();
     const inputs = Array.from({ length: n }, (_, i) => `message ${i}`);
     await Promise.all(inputs.map((m) => js.publish('text.in', Buffer.from(m))));

@@ -10,16 +10,24 @@
 //
 // Check points, each "counter -= cost; if (counter < 1) { counter = check();
 // if (counter < 1) unreachable }":
-//   - the entry of every function that loops or calls (a global counter,
-//     cost 1): recursion cannot run unchecked;
+//   - the entry of every function that has a loop, lies on a cycle of the
+//     call graph, or could otherwise run too much unchecked work through its
+//     calls (a global counter, cost 1; call-graph.ts decides which):
+//     recursion cannot run unchecked, nor can loops called from loops
+//     multiply. Functions that only call, off every cycle, are left alone;
 //   - the start of every loop body (a function-local counter, initialised to
 //     `steps` at entry, cost 1): a local stays in a register in V8's
-//     optimising tier, where a global would be a load and a store;
+//     optimising tier, where a global would be a load and a store. The loop
+//     is wrapped in blocks (see WRAPPER_LABELS) so that the call asking for
+//     more sits after it rather than in it;
+//   - before a `call` followed by `unreachable` (an abort or a panic: the
+//     global counter, cost 1), which the call graph leaves out;
 //   - before memory.fill/copy/init and table.fill/copy/init (the global
 //     counter, cost (size >>> 16) + 1, size being the operand on top of the
 //     stack).
-// Functions with neither loops, calls nor bulk operations are left byte for
-// byte as they were.
+// Functions with neither loops, bulk operations nor aborting calls, and off
+// every cycle, are left byte for byte as they were, but for the index of
+// the functions they call.
 //
 // The check import is appended after the module's function imports, so every
 // defined function's index goes up by one: calls, return calls, ref.func (in
@@ -29,11 +37,14 @@
 // changes.
 //
 // Between two checks a function can still run up to `steps` iterations of its
-// loops per call, and up to `steps` calls are counted before the global runs
-// out: about steps^2 loop iterations in the worst case, which the choice of
-// `steps` bounds.
+// loops per call, and up to `steps` checked calls are counted before the
+// global runs out, each of which, and each of its loop iterations, can run
+// at most MAX_UNCHECKED_WEIGHT instructions per call site in unchecked
+// functions: about steps^2 loop iterations in the worst case, which the
+// choice of `steps` bounds.
 
-import { I32, type Instruction, InstrumentError, Reader, Writer, op, opensBlock, readInstruction } from './opcodes.js';
+import { CallGraph } from './call-graph.js';
+import { I32, type Instruction, InstrumentError, Reader, Writer, blockTypeIndex, op, opensBlock, readInstruction } from './opcodes.js';
 
 export { InstrumentError } from './opcodes.js';
 
@@ -71,6 +82,24 @@ const rank = (id: number): number => ORDER.indexOf(id) + 1;
 /** V8's limit on a function's locals (parameters included). */
 const MAX_LOCALS = 50_000;
 
+/**
+ * A loop is wrapped so that the call asking for more steps sits outside it
+ * (a call inside a loop costs the optimising tier registers and spills on
+ * every turn):
+ *   block (the loop's type)   ;; where a normal exit goes, with the results
+ *     loop                    ;; where the loop starts again after asking
+ *       block                 ;; where a run-out counter exits
+ *         loop ... end        ;; the original, counting down at its start
+ *         br 2
+ *       end
+ *       ask; br 0
+ *     end
+ *     unreachable
+ *   end
+ * Branches from inside the loop to labels outside it pass three more.
+ */
+const WRAPPER_LABELS = 3;
+
 const MAGIC = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]); // and version 1
 const FUNC_FORM = 0x60;
 const EMPTY_BLOCK = 0x40;
@@ -97,7 +126,8 @@ export function instrumentModule(bytes: Uint8Array, options: InstrumentOptions =
 
 /** Copies a byte range while letting the caller replace or insert bytes at increasing positions. */
 class Patcher {
-  readonly out = new Writer();
+  /** made at the first edit: most function bodies have none */
+  private out: Writer | undefined;
   edited = false;
   private copied: number;
 
@@ -110,6 +140,7 @@ class Patcher {
 
   /** Copies the input up to `pos`; what is written to the returned writer goes in there. */
   at(pos: number): Writer {
+    this.out ??= new Writer();
     if (pos > this.copied) this.out.bytes(this.bytes.subarray(this.copied, pos));
     this.copied = pos;
     this.edited = true;
@@ -122,8 +153,7 @@ class Patcher {
   }
 
   finish(end: number): Uint8Array {
-    this.at(end);
-    return this.out.view();
+    return this.at(end).view();
   }
 }
 
@@ -132,10 +162,25 @@ interface FunctionState {
   counterLocal: number;
   scratchLocal: number;
   loops: boolean;
-  calls: boolean;
   bulk: boolean;
   loopCheck?: Uint8Array;
+  loopExit?: Uint8Array;
+  paramLoopCheck?: Uint8Array;
   bulkCheck?: Uint8Array;
+}
+
+/** One function body once walked: its instructions with the loop and bulk check points, waiting for the call graph to say whether its entry needs one. */
+interface WalkedBody {
+  fn: FunctionState;
+  /** where the body's size, its local declarations and their end are in the input */
+  at: number;
+  declsAt: number;
+  declsEnd: number;
+  end: number;
+  groups: number;
+  /** the instructions, rewritten when `edited`, else the input's */
+  code: Uint8Array;
+  edited: boolean;
 }
 
 class Instrumenter {
@@ -154,7 +199,10 @@ class Instrumenter {
   private dataCount: number | undefined;
   private dataSegments = 0;
   private done = new Set<number>();
-  private entryCheck: Uint8Array | undefined;
+  private callCheck: Uint8Array | undefined;
+  /** entry check points by the local they go through */
+  private readonly entryChecks = new Map<number, Uint8Array>();
+  private graph: CallGraph | undefined;
 
   constructor(
     private readonly bytes: Uint8Array,
@@ -319,6 +367,7 @@ class Instrumenter {
       } else if (kind === 1) {
         s.reftype();
         s.limits(false);
+        this.callGraph().tableShared();
       } else if (kind === 2) {
         s.limits(true);
       } else if (kind === 3) {
@@ -414,9 +463,12 @@ class Instrumenter {
       const at = s.pos;
       const kind = s.byte();
       if (kind > 4) throw new InstrumentError(`unknown export kind ${kind} at byte ${at}`);
-      if (kind === 0) this.functionIndex(s, p);
+      if (kind === 0) this.callGraph().escapes(this.functionIndex(s, p));
       else if (kind === 3) this.globalIndex(s.u32(), at + 1);
-      else s.u32();
+      else if (kind === 1) {
+        s.u32();
+        this.callGraph().tableShared();
+      } else s.u32();
     }
     return p.finish(s.end);
   }
@@ -436,7 +488,7 @@ class Instrumenter {
         for (let k = s.count(); k > 0; k--) this.constExpr(s, p);
       } else {
         if (flags !== 0 && s.byte() !== 0) throw new InstrumentError(`unknown element kind at byte ${s.pos - 1}`);
-        for (let k = s.count(); k > 0; k--) this.functionIndex(s, p);
+        for (let k = s.count(); k > 0; k--) this.callGraph().escapes(this.functionIndex(s, p));
       }
     }
     return p.finish(s.end);
@@ -457,14 +509,20 @@ class Instrumenter {
     return p.finish(s.end);
   }
 
-  /** A function index: shifted past the check import when it names a defined function. */
-  private functionIndex(s: Reader, p: Patcher): void {
+  /** A function index: shifted past the check import when it names a defined function. Returns the input's index. */
+  private functionIndex(s: Reader, p: Patcher): number {
     const at = s.pos;
     const index = s.u32();
     if (index >= this.importedFunctions) {
       p.at(at).u32(index + 1);
       p.skipTo(s.pos);
     }
+    return index;
+  }
+
+  /** The call graph, made once the function imports are known (the import section comes before all that feeds it). */
+  private callGraph(): CallGraph {
+    return (this.graph ??= new CallGraph(this.importedFunctions));
   }
 
   /**
@@ -484,26 +542,33 @@ class Instrumenter {
     const n = s.count();
     if (n !== this.functionTypes.length) throw new InstrumentError(`${this.functionTypes.length} functions declared but ${n} bodies`);
     this.codeCount = n;
-    this.entryCheck = this.entryCheckPoint();
+    const graph = this.callGraph();
+    this.callCheck = this.callCheckPoint();
+    const walked: WalkedBody[] = [];
     for (let i = 0; i < n; i++) {
       const at = s.pos;
       const size = s.u32();
       if (size > s.remaining) throw new InstrumentError(`function body at byte ${at} runs past its section`);
       const body = new Reader(this.bytes, s.pos, s.pos + size);
       s.pos += size;
-      const rewritten = this.functionBody(body, this.params[this.functionTypes[i]!]!);
+      graph.beginFunction();
+      walked.push(this.walkBody(at, body, this.params[this.functionTypes[i]!]!));
+    }
+    const entryChecks = graph.entryChecks();
+    for (let i = 0; i < n; i++) {
+      const rewritten = this.functionBody(walked[i]!, entryChecks[i] === 1);
       if (rewritten !== undefined) {
-        const w = p.at(at);
+        const w = p.at(walked[i]!.at);
         w.u32(rewritten.length);
         w.bytes(rewritten);
-        p.skipTo(s.pos);
+        p.skipTo(walked[i]!.end);
       }
     }
     return p.finish(s.end);
   }
 
-  /** The body with its check points, or undefined when it needs none and no index in it moved. */
-  private functionBody(r: Reader, params: number): Uint8Array | undefined {
+  /** Walks one body (`r` after its size, `at` where the size starts), placing the loop and bulk check points. */
+  private walkBody(at: number, r: Reader, params: number): WalkedBody {
     const groupsAt = r.pos;
     const groups = r.count(2);
     const declsAt = r.pos;
@@ -515,22 +580,32 @@ class Instrumenter {
     }
     const declsEnd = r.pos;
     const p = new Patcher(this.bytes, declsEnd);
-    const fn: FunctionState = { counterLocal: locals, scratchLocal: locals + 1, loops: false, calls: false, bulk: false };
+    const fn: FunctionState = { counterLocal: locals, scratchLocal: locals + 1, loops: false, bulk: false };
     this.walk(r, p, fn);
     if (r.pos !== r.end) throw new InstrumentError(`function body at byte ${groupsAt} goes on after its end`);
-    if (!fn.loops && !fn.calls && !fn.bulk && !p.edited) return undefined;
+    const edited = p.edited;
+    const code = edited ? p.finish(r.end) : this.bytes.subarray(declsEnd, r.end);
+    return { fn, at, declsAt, declsEnd, end: r.end, groups, code, edited };
+  }
 
-    const code = p.finish(r.end);
-    const extra = fn.bulk ? 2 : fn.loops ? 1 : 0;
-    if (locals + extra > MAX_LOCALS) throw new InstrumentError(`function body at byte ${groupsAt} has too many locals to add a counter`);
-    const w = new Writer(code.length + declsEnd - groupsAt + 64);
+  /** The body with its check points, or undefined when it needs none and no index in it moved. */
+  private functionBody(body: WalkedBody, entry: boolean): Uint8Array | undefined {
+    const { fn, groups, declsAt, declsEnd, code } = body;
+    if (!entry && !fn.loops && !fn.bulk && !body.edited) return undefined;
+    const extra = fn.bulk ? 2 : fn.loops || entry ? 1 : 0;
+    if (fn.counterLocal + extra > MAX_LOCALS) throw new InstrumentError(`function body at byte ${body.at} has too many locals to add a counter`);
+    const w = new Writer(code.length + declsEnd - declsAt + 64);
     w.u32(extra > 0 ? groups + 1 : groups);
     w.bytes(this.bytes.subarray(declsAt, declsEnd));
     if (extra > 0) {
       w.u32(extra);
       w.byte(I32);
     }
-    if (fn.loops || fn.calls) w.bytes(this.entryCheck!);
+    if (entry) {
+      let check = this.entryChecks.get(fn.counterLocal);
+      if (check === undefined) this.entryChecks.set(fn.counterLocal, (check = this.entryCheckPoint(fn.counterLocal)));
+      w.bytes(check);
+    }
     if (fn.loops) {
       w.byte(op.i32Const);
       w.s32(this.steps);
@@ -549,13 +624,53 @@ class Instrumenter {
   private walk(r: Reader, p: Patcher, fn: FunctionState | undefined): void {
     const ins = this.ins;
     let depth = 0;
+    let count = 0;
+    // the depths of the open loops that got wrapped (see WRAPPER_LABELS), innermost last
+    const wrapped: number[] = [];
+    // a label `label` at `at` that resolves to the block at depth `target` (0: the function) moves out by the wrappers in between
+    const relabel = (at: number, label: number, target: number): void => {
+      let crossed = 0;
+      for (let k = wrapped.length - 1; k >= 0 && wrapped[k]! > target; k--) crossed++;
+      if (crossed > 0) {
+        const end = new Reader(this.bytes, at, r.end);
+        end.u32();
+        p.at(at).u32(label + WRAPPER_LABELS * crossed);
+        p.skipTo(end.pos);
+      }
+    };
     for (;;) {
       readInstruction(r, ins);
+      count++;
       switch (ins.op) {
+        case op.br:
+        case op.brIf:
+        case op.rethrow:
+        case op.brOnNull:
+        case op.brOnNonNull:
+          if (wrapped.length > 0) relabel(ins.indexStart, ins.index, depth - ins.index);
+          break;
+        case op.brTable:
+          if (wrapped.length > 0) {
+            const t = new Reader(this.bytes, ins.start + 1, r.pos);
+            for (let n = t.u32(); n >= 0; n--) {
+              const at = t.pos;
+              const label = t.u32();
+              relabel(at, label, depth - label);
+            }
+          }
+          break;
         case op.call:
         case op.returnCall:
         case op.refFunc:
-          if (ins.op !== op.refFunc && fn) fn.calls = true;
+          if (ins.op === op.refFunc) {
+            this.callGraph().escapes(ins.index);
+          } else if (fn && ins.op === op.call && ins.index >= this.importedFunctions && r.pos < r.end && this.bytes[r.pos] === op.unreachable) {
+            // `call; unreachable`, an abort or a panic: the caller cannot go on once it returns, so the
+            // call is checked where it is made and left out of the call graph (whose cycles it would join)
+            p.at(ins.start).bytes(this.callCheck!);
+          } else if (fn) {
+            this.graph!.call(ins.index);
+          }
           if (ins.index >= this.importedFunctions) {
             p.at(ins.indexStart).u32(ins.index + 1);
             p.skipTo(r.pos);
@@ -575,13 +690,27 @@ class Instrumenter {
         case op.returnCallIndirect:
         case op.callRef:
         case op.returnCallRef:
-          if (fn) fn.calls = true;
+          if (fn) this.graph!.callIndirect();
           break;
         case op.loop:
           if (fn) {
+            this.graph!.loop();
             fn.loops = true;
-            fn.loopCheck ??= this.loopCheckPoint(fn.counterLocal);
-            p.at(r.pos).bytes(fn.loopCheck);
+            const type = blockTypeIndex(this.bytes, ins.start + 1, r.pos);
+            if (type >= 0 && this.params[type] !== 0) {
+              // the loop takes parameters, which a branch out at its start would have to carry: check in place
+              fn.paramLoopCheck ??= this.loopCheckPoint(fn.counterLocal);
+              p.at(r.pos).bytes(fn.paramLoopCheck);
+            } else {
+              fn.loopCheck ??= this.loopCountDown(fn.counterLocal);
+              fn.loopExit ??= this.loopExhausted(fn.counterLocal);
+              const w = p.at(ins.start);
+              w.byte(op.block);
+              w.bytes(this.bytes.subarray(ins.start + 1, r.pos));
+              w.bytes([op.loop, EMPTY_BLOCK, op.block, EMPTY_BLOCK]);
+              p.at(r.pos).bytes(fn.loopCheck);
+              wrapped.push(depth + 1);
+            }
           }
           break;
         case op.memoryInit:
@@ -600,11 +729,20 @@ class Instrumenter {
         case op.atomicWait64:
           throw new InstrumentError(`memory.atomic.wait at byte ${ins.start}: a plugin may not block the host's thread`);
         case op.end:
-          if (depth === 0) return;
+          if (depth === 0) {
+            if (fn) this.graph!.endFunction(count);
+            return;
+          }
+          if (wrapped.length > 0 && wrapped[wrapped.length - 1] === depth) {
+            wrapped.pop();
+            p.at(r.pos).bytes(fn!.loopExit!);
+          }
           depth--;
           break;
         case op.delegate:
           if (depth === 0) throw new InstrumentError(`delegate outside a try at byte ${ins.start}`);
+          // its label is resolved outside the try it closes
+          if (wrapped.length > 0) relabel(ins.indexStart, ins.index, depth - 1 - ins.index);
           depth--;
           break;
       }
@@ -629,13 +767,52 @@ class Instrumenter {
     ]);
   }
 
-  /** Function entry: the global counter pays 1. A global has no tee, so it is read back. */
-  private entryCheckPoint(): Uint8Array {
+  /** Function entry: the global counter pays 1, the new value going through `temp` (the loop counter, not yet set) rather than read back. */
+  private entryCheckPoint(temp: number): Uint8Array {
+    const g = u32(this.counterGlobal);
+    const t = u32(temp);
+    return this.checkPoint([op.globalGet, ...g, op.i32Const, 1, op.i32Sub], [op.localTee, ...t, op.globalSet, ...g, op.localGet, ...t]);
+  }
+
+  /** Before a call that aborts: the global counter pays 1. This one is cold, so it needs no local: the global is read back. */
+  private callCheckPoint(): Uint8Array {
     const g = u32(this.counterGlobal);
     return this.checkPoint([op.globalGet, ...g, op.i32Const, 1, op.i32Sub], [op.globalSet, ...g, op.globalGet, ...g]);
   }
 
-  /** Loop body: the function's local counter pays 1. */
+  /**
+   * The start of a wrapped loop's body: the counter pays 1 and, run out,
+   * leaves the loop for the check after it (see WRAPPER_LABELS), so that the
+   * loop itself calls nothing.
+   */
+  private loopCountDown(counter: number): Uint8Array {
+    const c = u32(counter);
+    return new Uint8Array([op.localGet, ...c, op.i32Const, 1, op.i32Sub, op.localTee, ...c, op.i32Eqz, op.brIf, 1]);
+  }
+
+  /**
+   * What follows a wrapped loop's `end`: a normal exit leaves the wrapper
+   * with the loop's results; one at a run-out counter asks, then starts the
+   * loop again, which is where it left it. The counter is set to the answer
+   * plus one (wrapping at 2^31-1 and back) since the start pays again.
+   */
+  private loopExhausted(counter: number): Uint8Array {
+    const c = u32(counter);
+    // prettier-ignore
+    return new Uint8Array([
+        op.br, 2,
+      op.end,
+      op.call, ...u32(this.importedFunctions), op.localTee, ...c, op.i32Const, 1, op.i32LtS,
+      op.if, EMPTY_BLOCK, op.unreachable, op.end,
+      op.localGet, ...c, op.i32Const, 1, op.i32Add, op.localSet, ...c,
+      op.br, 0,
+      op.end,
+      op.unreachable,
+      op.end,
+    ]);
+  }
+
+  /** Loop body, for a loop with parameters: the function's local counter pays 1, asking in place. */
   private loopCheckPoint(counter: number): Uint8Array {
     const c = u32(counter);
     return this.checkPoint([op.localGet, ...c, op.i32Const, 1, op.i32Sub], [op.localTee, ...c]);

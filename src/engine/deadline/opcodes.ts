@@ -216,7 +216,11 @@ export const op = {
   loop: 0x03,
   if: 0x04,
   try: 0x06,
+  rethrow: 0x09,
   end: 0x0b,
+  br: 0x0c,
+  brIf: 0x0d,
+  brTable: 0x0e,
   call: 0x10,
   callIndirect: 0x11,
   returnCall: 0x12,
@@ -230,11 +234,14 @@ export const op = {
   globalGet: 0x23,
   globalSet: 0x24,
   i32Const: 0x41,
+  i32Eqz: 0x45,
   i32LtS: 0x48,
   i32Add: 0x6a,
   i32Sub: 0x6b,
   i32ShrU: 0x76,
   refFunc: 0xd2,
+  brOnNull: 0xd5,
+  brOnNonNull: 0xd6,
   memoryInit: 0xfc0008,
   memoryCopy: 0xfc000a,
   memoryFill: 0xfc000b,
@@ -433,6 +440,13 @@ function memarg(r: Reader): void {
   const align = r.u32();
   if (align & 0x40) r.u32();
   r.u32();
+}
+
+/** The type index of the block type at `at` (as readInstruction left it valid), or -1 for none or a single value type. */
+export function blockTypeIndex(bytes: Uint8Array, at: number, end: number): number {
+  const b = bytes[at]!;
+  if (b === EMPTY_BLOCK || SIMPLE_VALTYPES.has(b) || b === REF || b === REF_NULL) return -1;
+  return new Reader(bytes, at, end).signed(33);
 }
 
 /** Whether `opcode` opens a block that an `end` (or `delegate`) closes. */

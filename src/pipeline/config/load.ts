@@ -1,9 +1,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isAlias, isCollection, isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, Parser, visit, type CST, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
 import { describe, WaspError } from '../../engine/errors.js';
 import { compilePlugin } from '../../engine/plugin.js';
-import { pipelineFileSchema, pluginSchema, stageSchema, type PipelineConfig, type PipelineFile } from './schema.js';
+import { MISSING_DEAD_LETTER, pipelineFileSchema, pluginSchema, stageSchema, type PipelineConfig, type PipelineFile } from './schema.js';
 
 /** One thing wrong with a config file, pointing at the line like a linter. */
 export interface ConfigProblem {
@@ -76,7 +77,7 @@ export async function parsePipelineConfig(text: string, file: string, options: L
   checkStructure(doc, at);
   if (problems.length > 0) throw new ConfigError(file, problems);
 
-  substituteEnv(doc, options.env ?? process.env, at);
+  const substituted = substituteEnv(doc, options.env ?? process.env, at);
   let raw: unknown;
   try {
     // checkStructure bounds what aliases expand to, so the library's own guard (which knows no position) is off.
@@ -85,7 +86,9 @@ export async function parsePipelineConfig(text: string, file: string, options: L
     at(undefined, [], `cannot read the document: ${describe(error)}`);
     throw new ConfigError(file, problems);
   }
-  const parsed = pipelineFileSchema.safeParse(raw);
+  let parsed = pipelineFileSchema.safeParse(raw);
+  // `ackWaitMs: ${ACK_WAIT}`: the value of a variable is text; where the key wants a number or a boolean, it becomes one
+  if (!parsed.success && coerceSubstituted(doc, raw, parsed.error.issues, substituted)) parsed = pipelineFileSchema.safeParse(raw);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       if (issue.code === 'unrecognized_keys') {
@@ -108,6 +111,7 @@ export async function parsePipelineConfig(text: string, file: string, options: L
 interface MeaningView {
   nats?: { creds?: string; tls?: { ca?: string; cert?: string; key?: string } };
   input: { kind: string };
+  deadLetter?: unknown;
   plugins: Record<string, { path: string; sha256?: string; timeoutMs?: number; memoryLimitPages?: number; maxOutputBytes?: number; wasi?: { files?: Record<string, string> } }>;
   /** holes where a stage is malformed, so indexes still match the file */
   stages: ({ name: string; plugin: string; function: string } | undefined)[];
@@ -125,7 +129,7 @@ function looseView(raw: Record<string, unknown>, file: string): MeaningView {
   }
   const stages = Array.isArray(raw.stages) ? raw.stages.map((s) => (stageSchema.safeParse(s).success ? (s as MeaningView['stages'][number]) : undefined)) : [];
   const input = raw.input as { stream?: unknown } | undefined;
-  return { nats: raw.nats ? {} : undefined, input: { kind: input && input.stream !== undefined ? 'stream' : 'other' }, plugins, stages };
+  return { nats: raw.nats ? {} : undefined, input: { kind: input && input.stream !== undefined ? 'stream' : 'other' }, deadLetter: raw.deadLetter ?? undefined, plugins, stages };
 }
 
 /** Deeper than any pipeline file needs (6 levels), shallow enough for every recursive pass over the document. */
@@ -297,11 +301,16 @@ function keyName(key: unknown): string {
   return typeof key.value === 'symbol' ? (key.value.description ?? '') : String(key.value);
 }
 
-/** ${NAME}, ${NAME:-default} and $$ in string values, reported where they stand. */
-function substituteEnv(doc: Document, env: Record<string, string | undefined>, at: At): void {
+/**
+ * ${NAME}, ${NAME:-default} and $$ in string values, reported where they stand. Returns the
+ * scalars that were one ${...} and nothing else, which may become numbers or booleans.
+ */
+function substituteEnv(doc: Document, env: Record<string, string | undefined>, at: At): Set<Node> {
+  const whole = new Set<Node>();
   visit(doc, {
     Scalar(_, node, path) {
       if (typeof node.value !== 'string' || !node.value.includes('$')) return;
+      if (WHOLE_VARIABLE.test(node.value)) whole.add(node);
       node.value = node.value.replace(/\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (match, name?: string, fallback?: string) => {
         if (match === '$$') return '$';
         const value = Object.hasOwn(env, name!) ? env[name!] : undefined; // ${constructor} is no variable
@@ -312,6 +321,49 @@ function substituteEnv(doc: Document, env: Record<string, string | undefined>, a
       });
     },
   });
+  return whole;
+}
+
+const WHOLE_VARIABLE = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/;
+
+/**
+ * Turns the text a whole ${...} gave into the number or boolean the schema wants where it stands
+ * (read as YAML reads a plain scalar); anything else is left for the schema to report. True when
+ * something changed.
+ */
+function coerceSubstituted(doc: Document, raw: unknown, issues: readonly z.core.$ZodIssue[], substituted: Set<Node>): boolean {
+  let changed = false;
+  for (const issue of issues) {
+    const want = expectedScalar(issue);
+    if (want === undefined) continue;
+    const path = issue.path as Path;
+    const node = doc.getIn(path, true);
+    if (!isScalar(node) || !substituted.has(node)) continue;
+    const parent = path.slice(0, -1).reduce<unknown>((v, key) => (v as Record<string | number, unknown> | undefined)?.[key], raw) as Record<string | number, unknown> | undefined;
+    const key = path[path.length - 1]!;
+    const text = parent?.[key];
+    if (typeof text !== 'string') continue;
+    const value = want === 'number' ? (YAML_NUMBER.test(text.trim()) ? Number(text.trim()) : undefined) : YAML_BOOLEAN[text.trim()];
+    if (value === undefined) continue;
+    parent![key] = value;
+    changed = true;
+  }
+  return changed;
+}
+
+const YAML_NUMBER = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
+const YAML_BOOLEAN: Record<string, boolean | undefined> = { true: true, True: true, TRUE: true, false: false, False: false, FALSE: false };
+
+/** The number or boolean an issue says was expected (also as one branch of a union, e.g. a pool size). */
+function expectedScalar(issue: z.core.$ZodIssue): 'number' | 'boolean' | undefined {
+  if (issue.code === 'invalid_type' && (issue.expected === 'number' || issue.expected === 'boolean')) return issue.expected as 'number' | 'boolean';
+  if (issue.code === 'invalid_union') {
+    for (const branch of issue.errors) {
+      const found = branch.find((i) => i.path.length === 0 && i.code === 'invalid_type' && (i.expected === 'number' || i.expected === 'boolean'));
+      if (found) return (found as { expected: 'number' | 'boolean' }).expected;
+    }
+  }
+  return undefined;
 }
 
 function pathOf(ancestors: readonly unknown[]): Path {
@@ -379,13 +431,21 @@ function normalize(file: PipelineFile, path: string): PipelineConfig {
     ),
     input:
       input.stream !== undefined
-        ? { kind: 'stream', stream: input.stream, consumer: input.consumer!, subject: input.subject, maxAckPending: input.maxAckPending, ackWaitMs: input.ackWaitMs }
+        ? {
+            kind: 'stream',
+            stream: input.stream,
+            consumer: input.consumer!,
+            subject: input.subject,
+            maxAckPending: input.maxAckPending,
+            ackWaitMs: input.ackWaitMs,
+            maxDeliver: input.maxDeliver,
+          }
         : input.stdin
           ? { kind: 'stdin' }
           : { kind: 'subject', subject: input.subject!, queue: input.queue },
     stages: file.stages.map((s) => ({ ...s, pool: typeof s.pool === 'number' ? { size: s.pool, mode: 'inline' as const } : s.pool })),
     output: output.stdout ? { kind: 'stdout' } : { kind: 'subject', subject: output.subject! },
-    deadLetter: file.deadLetter,
+    deadLetter: file.deadLetter && { subject: file.deadLetter.subject, core: file.deadLetter.core, discard: file.deadLetter.discard === true },
   };
 }
 
@@ -394,6 +454,7 @@ const STAGE_TYPE = '(i32, i32) -> i32';
 /** What the schema cannot see: references between keys, files on disk, and the plugins themselves. */
 async function checkMeaning(config: MeaningView, checkPlugins: boolean, problem: (path: Path, message: string) => void): Promise<void> {
   if (config.input.kind === 'stream' && config.nats === undefined) problem(['input', 'stream'], 'a stream input needs a NATS connection (nats:)');
+  if (config.input.kind === 'stream' && config.deadLetter === undefined) problem(['input', 'stream'], MISSING_DEAD_LETTER);
   const seen = new Set<string>();
   config.stages.forEach((s, i) => {
     if (s === undefined) return;

@@ -39,6 +39,11 @@ const nats = z
       .optional()
       .describe('TLS settings'),
     name: z.string().optional().describe('connection name shown by the server (default: wasp)'),
+    publishAckTimeoutMs: positiveInt
+      .default(5000)
+      .describe(
+        'JetStream input: how long a JetStream publish (an output, side output or dead letter) waits for the stream\'s ack; past it the publish counts as a transient failure and the input is redelivered',
+      ),
   })
   .describe('NATS connection; without it the pipeline runs on the embedded in-process bus');
 
@@ -88,6 +93,11 @@ const input = z
     consumer: z.string().min(1).optional().describe('durable pull consumer name, created if absent; processes sharing it split the stream'),
     maxAckPending: positiveInt.default(256).describe('most messages in flight unacked: the backpressure bound (stream input)'),
     ackWaitMs: positiveInt.default(30000).describe('how long the server waits for an ack before redelivering (stream input)'),
+    maxDeliver: positiveInt
+      .default(5)
+      .describe(
+        'most deliveries of a message (stream input; the consumer\'s max_deliver): a message whose publishes still fail transiently at its last delivery is dead-lettered with Wasp-Deliveries, never redelivered forever',
+      ),
     stdin: z.literal(true).optional().describe('read one message per line from standard input; the run ends at end of input'),
   })
   .superRefine((v, ctx) => {
@@ -151,11 +161,30 @@ export const pipelineFileSchema = z
     stages: z.array(stageSchema).min(1).describe('the chain of stages, in order'),
     output,
     deadLetter: z
-      .strictObject({ subject: subject.describe('subject failed messages are published to, with headers naming what failed') })
+      .strictObject({
+        subject: subject.optional().describe('subject failed messages are published to, with headers naming what failed; with a stream input a stream must capture it (or set core)'),
+        core: z
+          .boolean()
+          .default(false)
+          .describe('stream input: publish dead letters with core NATS, at most once, even where no stream captures the subject (a dead letter nobody receives is lost)'),
+        discard: z
+          .literal(true)
+          .optional()
+          .describe('no dead letters: a failed message is logged, counted and dropped (a stream input terminates it); the explicit opt-in a stream input needs to run without a dead-letter subject'),
+      })
+      .superRefine((v, ctx) => {
+        if ((v.subject !== undefined) === (v.discard === true)) ctx.addIssue({ code: 'custom', message: 'needs exactly one of subject or discard: true', path: [] });
+        if (v.core && v.subject === undefined) ctx.addIssue({ code: 'custom', message: 'core goes with subject', path: ['core'] });
+      })
       .optional()
-      .describe('where failed messages go; without it they are logged and counted'),
+      .describe('where failed messages go; without it they are logged and counted (a stream input needs it: a subject a stream captures, core: true, or discard: true)'),
   })
   .describe('A Wasp pipeline: Wasm plugin stages between an input and an output');
+
+/** Why a stream input without deadLetter is refused, and how to fix it (checked by the loader and the pipeline). */
+export const MISSING_DEAD_LETTER =
+  'a JetStream input needs deadLetter: without it a message that fails is terminated and lost. Set deadLetter: { subject: <a subject a stream captures> }, ' +
+  'or deadLetter: { discard: true } to terminate failed messages knowingly';
 
 /** The file as written (after defaults). */
 export type PipelineFile = z.output<typeof pipelineFileSchema>;
@@ -164,7 +193,7 @@ export type PipelineFile = z.output<typeof pipelineFileSchema>;
 export interface PipelineConfig {
   name: string;
   file: string;
-  nats?: NatsSettings;
+  nats?: NatsSettings & { publishAckTimeoutMs: number };
   plugins: Record<
     string,
     {
@@ -180,9 +209,10 @@ export interface PipelineConfig {
   >;
   input:
     | { kind: 'subject'; subject: string; queue?: string }
-    | { kind: 'stream'; stream: string; consumer: string; subject?: string; maxAckPending: number; ackWaitMs: number }
+    | { kind: 'stream'; stream: string; consumer: string; subject?: string; maxAckPending: number; ackWaitMs: number; maxDeliver: number }
     | { kind: 'stdin' };
   stages: { name: string; plugin: string; function: string; pool: { size: number; mode: 'inline' | 'worker' }; emits: string[]; ordered: boolean; timeoutMs?: number }[];
   output: { kind: 'subject'; subject: string } | { kind: 'stdout' };
-  deadLetter?: { subject: string };
+  /** subject, or discard (no subject); core: dead letters with core NATS even with a stream input */
+  deadLetter?: { subject?: string; core: boolean; discard: boolean };
 }

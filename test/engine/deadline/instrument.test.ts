@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import wabtInit from 'wabt';
 import { describe, expect, it } from 'vitest';
 import { DEADLINE_IMPORT, InstrumentError, instrumentModule } from '../../../src/engine/deadline/instrument.js';
+import { MAX_UNCHECKED_WEIGHT } from '../../../src/engine/deadline/call-graph.js';
 import { knownOpcodes } from '../../../src/engine/deadline/opcodes.js';
 import { root, wat, watExample } from '../../helpers/plugins.js';
 
@@ -246,6 +247,7 @@ describe('check points', () => {
       [7, 142],
       [1000, 1],
       [1001, 0],
+      [1, 1001], // every turn asks, and the loop still gets on (and the entry asks too)
     ] as const) {
       const d = deadline(steps);
       expect(call(run(instrumentModule(source, { steps }), d.check), 'count', 1000)).toBe(1000);
@@ -356,21 +358,251 @@ describe('check points', () => {
     expect(d.calls).toBe(6);
   });
 
-  it('leave functions without loops, calls or bulk operations byte for byte as they were', async () => {
+  it('leave functions without loops or bulk operations, off every cycle of calls, byte for byte as they were', async () => {
     const source = await wat(`(module
-      (func (export "sum") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+      (import "env" "twice" (func $twice (param i32) (result i32)))
+      (func $sum (export "sum") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
       (func (export "branchy") (param i32) (result i32) (local f64)
         (block (result i32) (br_if 0 (i32.const 7) (local.get 0)) (drop) (i32.const 8)))
-      (func (export "calls") (result i32) (call 0 (i32.const 1) (i32.const 2))))`);
+      (func (export "host") (param i32) (result i32) (call $twice (call $twice (local.get 0))))
+      (func (export "calls") (result i32) (call $sum (i32.const 1) (i32.const 2))))`);
     const out = instrumentModule(source);
-    const [sum, branchy, calls] = bodies(out);
+    const [sum, branchy, host, calls] = bodies(out);
     expect(sum).toEqual(bodies(source)[0]);
     expect(branchy).toEqual(bodies(source)[1]);
-    expect(calls!.length).toBeGreaterThan(bodies(source)[2]!.length);
-    const exports = run(out, () => 1);
-    expect([call(exports, 'sum', 2, 3), call(exports, 'branchy', 1), call(exports, 'branchy', 0), call(exports, 'calls')]).toEqual([5, 7, 8, 3]);
+    expect(host).toEqual(bodies(source)[2]); // calls of imports keep their index
+    // `call $sum` names function 2 instead of 1, the check import having come in between
+    const shifted = Uint8Array.from(bodies(source)[3]!);
+    const at = shifted.indexOf(0x10);
+    expect(shifted[at + 1]).toBe(1);
+    shifted[at + 1] = 2;
+    expect(calls).toEqual(shifted);
+    const exports = run(out, () => 1, { env: { twice: (x: number) => 2 * x } });
+    expect([call(exports, 'sum', 2, 3), call(exports, 'branchy', 1), call(exports, 'branchy', 0), call(exports, 'host', 5), call(exports, 'calls')]).toEqual([
+      5, 7, 8, 20, 3,
+    ]);
   });
 });
+
+describe('entry checks, where the call graph needs them', () => {
+  /** How many times `check` is asked while `name` runs once, with the given steps. */
+  function asks(bytes: Uint8Array, steps: number, name: string, ...args: unknown[]): [result: unknown, calls: number] {
+    const d = deadline(steps);
+    const result = call(run(instrumentModule(bytes, { steps }), d.check), name, ...args);
+    return [result, d.calls];
+  }
+
+  it('let deep but finite chains of call-only functions run, asking seldom', async () => {
+    const n = 2000;
+    const functions = Array.from({ length: n }, (_, i) =>
+      i === n - 1
+        ? `(func $f${i} (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))`
+        : `(func $f${i} (param i32) (result i32) (call $f${i + 1} (i32.add (local.get 0) (i32.const 1))))`,
+    );
+    const source = await wat(`(module ${functions.join('\n')} (export "chain" (func $f0)))`);
+    // 2,000 calls, five instructions each: a check every MAX_UNCHECKED_WEIGHT / 5 of them
+    const [result, calls] = asks(source, 1, 'chain', 0);
+    expect(result).toBe(n);
+    expect(calls).toBeGreaterThan(0);
+    expect(calls).toBeLessThanOrEqual(Math.ceil((5 * n) / MAX_UNCHECKED_WEIGHT));
+    expect(asks(source, 100, 'chain', 7)).toEqual([n + 7, 0]);
+  });
+
+  it('still stop calls that multiply without a cycle: a call-only function weighing too much is checked', async () => {
+    // f0 calls f1 four times, f1 calls f2 four times...: 4^13 calls without recursion or loop, a
+    // second or so unchecked (a test fails rather than hangs should the checks go missing)
+    const n = 14;
+    const functions = Array.from({ length: n }, (_, i) =>
+      i === n - 1
+        ? `(func $f${i} (result i32) (i32.const 1))`
+        : `(func $f${i} (result i32) (i32.add (i32.add (call $f${i + 1}) (call $f${i + 1})) (i32.add (call $f${i + 1}) (call $f${i + 1}))))`,
+    );
+    const source = await wat(`(module ${functions.join('\n')} (export "tree" (func $f0)) (export "small" (func $f${n - 3})))`);
+    const stop = deadline(1000, 2);
+    expect(() => call(run(instrumentModule(source, { steps: 1000 }), stop.check), 'tree')).toThrow(/unreachable/);
+    expect(stop.calls).toBe(3);
+    // the bottom of the tree is light enough to go unchecked
+    expect(asks(source, 1, 'small')).toEqual([16, 0]);
+  });
+
+  it('stop recursion through a table the host fills: an exported table can hold any exported function', async () => {
+    const source = await wat(`(module
+      (type $v (func))
+      (table (export "table") 1 funcref)
+      (func $bounce (export "bounce") (call_indirect (type $v) (i32.const 0))))`);
+    const stop = deadline(100, 0);
+    const exports = run(instrumentModule(source, { steps: 100 }), stop.check);
+    (exports.table as unknown as WebAssembly.Table).set(0, exports.bounce as unknown as () => void);
+    expect(() => call(exports, 'bounce')).toThrow(/unreachable/);
+    expect(stop.calls).toBe(1);
+  });
+
+  it('stop recursion through a table filled by the module: ref.func, or an exported function passed in as a funcref', async () => {
+    const source = await wat(`(module
+      (type $v (func))
+      (table $t 1 funcref)
+      (global $self funcref (ref.func $viaGlobal))
+      (func $viaGlobal (export "viaGlobal")
+        (table.set $t (i32.const 0) (global.get $self))
+        (call_indirect $t (type $v) (i32.const 0)))
+      (type $g (func (param funcref)))
+      (func $given (export "given") (param funcref)
+        (table.set $t (i32.const 0) (local.get 0))
+        (call_indirect $t (type $g) (local.get 0) (i32.const 0))))`);
+    for (const name of ['viaGlobal', 'given']) {
+      const stop = deadline(100, 0);
+      const exports = run(instrumentModule(source, { steps: 100 }), stop.check);
+      // `given` is handed itself, and hands itself on through the table
+      expect(() => call(exports, name, name === 'given' ? exports.given : undefined), name).toThrow(/unreachable/);
+      expect(stop.calls, name).toBe(1);
+    }
+  });
+
+  it('check a call followed by unreachable where it is made, without making its caller recursive', async () => {
+    // the pattern of AssemblyScript's runtime: every function may abort, and abort calls functions
+    // that may abort in turn; the aborting calls are checked, the functions on the way are not
+    const source = await watWith(
+      `(module
+        (tag $oops)
+        (func $abort (param $depth i32)
+          (drop (call $format (local.get $depth)))
+          (throw $oops))
+        (func $format (param $depth i32) (result i32)
+          (if (i32.eqz (local.get $depth)) (then (call $abort (i32.const 1)) (unreachable)))
+          (i32.add (local.get $depth) (i32.const 1)))
+        (func (export "format") (param $n i32) (result i32)
+          (i32.add (call $format (local.get $n)) (call $format (local.get $n))))
+        (func $again (export "again") (param $depth i32)
+          ;; a tree of aborts, each caught: 2^depth calls
+          (if (i32.eqz (local.get $depth)) (then (throw $oops)))
+          (try (do (call $again (i32.sub (local.get $depth) (i32.const 1))) (unreachable)) (catch_all))
+          (try (do (call $again (i32.sub (local.get $depth) (i32.const 1))) (unreachable)) (catch_all))
+          (throw $oops)))`,
+      { exceptions: true },
+    );
+    expect(asks(source, 1, 'format', 4)).toEqual([10, 0]);
+    const d = deadline(100);
+    // $format -> $abort -> $format, which returns, and $abort throws: one check, at the aborting call
+    const error = thrown(() => call(run(instrumentModule(source, { steps: 100 }), d.check), 'format', 0));
+    expect((error as object).constructor.name).toBe('Exception'); // $oops, a WebAssembly.Exception: no trap
+    expect(d.calls).toBe(0);
+    const stop = deadline(100, 2);
+    const exports = run(instrumentModule(source, { steps: 100 }), stop.check);
+    expect(() => call(exports, 'again', 16)).toThrow(/unreachable/);
+    expect(stop.calls).toBe(3);
+  });
+});
+
+describe('loops', () => {
+  // branches of every kind out of loops and nested loops, loops with results, br_table to labels on both sides
+  const branches = `(module
+    (func (export "f") (param $n i32) (result i32) (local $i i32) (local $acc i32) (local $j i32)
+      (block $done
+        (loop $outer
+          (local.set $j (i32.const 0))
+          (local.set $acc (i32.add (local.get $acc)
+            (loop $count (result i32)
+              (local.set $j (i32.add (local.get $j) (i32.const 1)))
+              (br_if $count (i32.lt_u (local.get $j) (i32.rem_u (local.get $i) (i32.const 5))))
+              (local.get $j))))
+          (block $skip
+            (block $three
+              (block $two
+                (block $one
+                  (loop $inner
+                    (br_table $one $two $three $skip $done $inner (i32.rem_u (local.get $i) (i32.const 7)))))
+                (local.set $acc (i32.add (local.get $acc) (i32.const 100)))
+                (br $skip))
+              (local.set $acc (i32.add (local.get $acc) (i32.const 1000)))
+              (br $skip))
+            (if (i32.gt_u (local.get $i) (i32.const 50)) (then (return (i32.sub (i32.const 0) (local.get $acc))))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br_if $outer (i32.lt_u (local.get $i) (local.get $n)))))
+      (i32.add (local.get $acc) (i32.mul (local.get $i) (i32.const 1000000)))))`;
+
+  it('keep every branch out of them going where it went', async () => {
+    const source = await wat(branches);
+    const plain = instantiate(source).exports as Exports;
+    for (const steps of [1, 2, 3, 10_000]) {
+      // a bounded allowance: a branch gone astray into an endless loop fails the test rather than hangs it
+      const d = deadline(steps, 5000);
+      const exports = run(instrumentModule(source, { steps }), d.check);
+      for (const n of [0, 1, 4, 5, 6, 12, 13, 60]) expect(call(exports, 'f', n), `steps ${steps}, n ${n}`).toBe(call(plain, 'f', n));
+    }
+  });
+
+  it('keep delegate and rethrow out of them going where they went', async () => {
+    // delegate 0 and 1 hand the exception to the inner try, which counts $i up to 20 in a loop and
+    // rethrows from it; delegate 2 hands it to the outer one
+    const delegating = (label: number): string => `
+      (func (export "delegate${label}") (param $n i32) (result i32) (local $i i32)
+        (try (result i32)
+          (do
+            (try (result i32)
+              (do
+                (loop $l
+                  (try
+                    (do
+                      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                      (if (i32.ge_u (local.get $i) (local.get $n)) (then (throw $e (local.get $i)))))
+                    (delegate ${label}))
+                  (br $l))
+                (i32.const -1))
+              (catch $e
+                (drop)
+                (loop $again
+                  (if (i32.lt_u (local.get $i) (i32.const 20))
+                    (then (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $again)))
+                  (rethrow 1))
+                (i32.const 0))))
+          (catch $e (i32.add (i32.mul (i32.const 1000)) (local.get $i)))))`;
+    const source = await watWith(`(module (tag $e (param i32)) ${delegating(0)} ${delegating(1)} ${delegating(2)})`, { exceptions: true });
+    const plain = instantiate(source).exports as Exports;
+    expect([5, 30].flatMap((n) => [0, 1, 2].map((label) => call(plain, `delegate${label}`, n)))).toEqual([5020, 5020, 5005, 30030, 30030, 30030]);
+    for (const steps of [1, 2, 7]) {
+      const exports = run(instrumentModule(source, { steps }), deadline(steps, 5000).check);
+      for (const n of [1, 5, 30]) {
+        for (const label of [0, 1, 2]) expect(call(exports, `delegate${label}`, n), `steps ${steps}, n ${n}`).toBe(call(plain, `delegate${label}`, n));
+      }
+    }
+  });
+
+  it('check a loop with parameters in place, and stop it', async () => {
+    const source = await wat(`(module
+      (type $step (func (param i32) (result i32)))
+      (func (export "sum") (param $n i32) (result i32) (local $i i32)
+        (i32.const 0)
+        (loop $l (type $step)
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (i32.add (local.get $i))
+          (br_if $l (i32.lt_u (local.get $i) (local.get $n)))))
+      (func (export "forever") (result i32)
+        (i32.const 0)
+        (loop $l (type $step) (br $l (i32.add (i32.const 1))))))`);
+    expect(asks100(source, 'sum', 1000)).toEqual([500_500, 10]);
+    const stop = deadline(100, 3);
+    expect(() => call(run(instrumentModule(source, { steps: 100 }), stop.check), 'forever')).toThrow(/unreachable/);
+    expect(stop.calls).toBe(4);
+  });
+
+  it('count on from the largest answer check can give', async () => {
+    const source = await wat(`(module (func (export "count") (param $n i32) (result i32) (local $i i32)
+      (loop $next
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br_if $next (i32.lt_u (local.get $i) (local.get $n))))
+      (local.get $i)))`);
+    let calls = 0;
+    const exports = run(instrumentModule(source, { steps: 10 }), () => (calls++, 0x7fff_ffff));
+    expect(call(exports, 'count', 100_000)).toBe(100_000);
+    expect(calls).toBe(1);
+  });
+});
+
+function asks100(bytes: Uint8Array, name: string, ...args: unknown[]): [result: unknown, calls: number] {
+  const d = deadline(100);
+  const result = call(run(instrumentModule(bytes, { steps: 100 }), d.check), name, ...args);
+  return [result, d.calls];
+}
 
 describe('function indices', () => {
   it('follow through call_indirect and a table filled by an element segment', async () => {
@@ -564,11 +796,12 @@ describe('every committed plugin', () => {
     return { exports, withInput };
   }
 
-  it.each([watExample, `${root}plugins/assemblyscript/examples.wasm`])('%s gives the same results', async (path) => {
+  it.each([watExample, ...['assemblyscript', 'c', 'rust'].map((kit) => `${root}plugins/${kit}/examples.wasm`)])('%s gives the same results', async (path) => {
     const source = await readFile(path);
-    const d = deadline(50);
+    // a bounded allowance: a loop whose branches went astray fails the test rather than hangs it
+    const d = deadline(5, 100_000);
     const before = plugin(source, () => 1);
-    const after = plugin(instrumentModule(source, { steps: 50 }), d.check);
+    const after = plugin(instrumentModule(source, { steps: 5 }), d.check);
     const numbers = (p: ReturnType<typeof plugin>) => [
       call(p.exports, 'sum', 2, 40),
       call(p.exports, 'sum', -7, 3),
@@ -585,7 +818,7 @@ describe('every committed plugin', () => {
 
   it('pipelines/text/text.wasm burns to the same hash, and spin_on_x stops', async () => {
     const source = await readFile(`${root}pipelines/text/text.wasm`);
-    const d = deadline(10_000);
+    const d = deadline(10_000, 10_000);
     const after = plugin(instrumentModule(source), d.check);
     const input = 'the quick brown fox '.repeat(50);
     expect(after.withInput('burn', input)).toEqual(plugin(source, () => 1).withInput('burn', input));
@@ -606,9 +839,10 @@ describe('instructions', () => {
     expect(valid(out)).toBe(true);
     const expected = call(instantiate(source, sharedMemory()).exports as Exports, 'all', 7);
     expect(call(run(out, d.check, sharedMemory()), 'all', 7)).toBe(expected);
-    // the loop's counter: 7 turns; the global: the entry of `all`, table.init, 5 bulk operations
-    // and the entries of $tail_indirect and $tail ($id is a leaf) per turn
-    expect(d.calls).toBe(Math.floor(7 / 3) + Math.floor((1 + 1 + 7 * (5 + 2)) / 3));
+    // the loop's counter: 7 turns; the global: the entry of `all`, table.init, 5 bulk operations and
+    // the entry of $tail_indirect per turn (on a cycle: `all` is exported, so the table may hold it;
+    // $tail only calls, off every cycle, and $id is a leaf)
+    expect(d.calls).toBe(Math.floor(7 / 3) + Math.floor((1 + 1 + 7 * (5 + 1)) / 3));
   });
 
   it('are the ones V8 knows, apart from a few of later features', () => {

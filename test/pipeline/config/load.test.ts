@@ -40,12 +40,13 @@ plugins: { text: { path: ${textPlugin} } }
 input: { stream: S, consumer: c }
 stages: [{ name: a, plugin: text, function: upper, pool: { size: 3 } }]
 output: { stdout: true }
+deadLetter: { discard: true }
 `,
       'p.yaml',
       { env: { NATS_URL: 'nats://a:4222' } },
     );
     expect(config.nats).toMatchObject({ servers: ['nats://a:4222', 'nats://b:4222'], user: 'wasp', token: 'a$b' });
-    expect(config.input).toEqual({ kind: 'stream', stream: 'S', consumer: 'c', subject: undefined, maxAckPending: 256, ackWaitMs: 30000 });
+    expect(config.input).toEqual({ kind: 'stream', stream: 'S', consumer: 'c', subject: undefined, maxAckPending: 256, ackWaitMs: 30000, maxDeliver: 5 });
     expect(config.stages[0]!.pool).toEqual({ size: 3, mode: 'inline' });
     expect(config.output).toEqual({ kind: 'stdout' });
   });
@@ -97,8 +98,12 @@ deadLetter:
     ]);
     const stream = await problems(valid.replace('input: { subject: in.> }', 'input: { stream: S }'));
     // the schema's problem, and the one found across keys in the same run
-    expect(stream.map((x) => x.message)).toEqual(['a stream input needs a consumer', 'a stream input needs a NATS connection (nats:)']);
-    const noNats = await problems(valid.replace('input: { subject: in.> }', 'input: { stream: S, consumer: c }'));
+    expect(stream.map((x) => x.message)).toEqual([
+      'a stream input needs a consumer',
+      'a stream input needs a NATS connection (nats:)',
+      expect.stringMatching(/^a JetStream input needs deadLetter/),
+    ]);
+    const noNats = await problems(valid.replace('input: { subject: in.> }', 'input: { stream: S, consumer: c }').concat('deadLetter: { discard: true }\n'));
     expect(noNats.map((x) => [x.path, x.message])).toEqual([['input.stream', 'a stream input needs a NATS connection (nats:)']]);
     const queued = await problems(valid.replace('input: { subject: in.> }', 'input: { stdin: true, queue: q }'));
     expect(queued.map((x) => [x.path, x.message])).toEqual([['input.queue', 'queue goes with a subject input, not with stream or stdin']]);

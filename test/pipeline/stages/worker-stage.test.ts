@@ -44,6 +44,7 @@ input: { stream: IN, consumer: workers, subject: w.in, maxAckPending: ${MAX_ACK_
 stages:
   - { name: upper, plugin: text, function: upper, pool: { size: 2, mode: worker } }
 output: { subject: w.out }
+deadLetter: { discard: true }
 `),
     );
     const logger = completeLogger();
