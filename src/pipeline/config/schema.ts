@@ -38,7 +38,7 @@ const nats = z
       })
       .optional()
       .describe('TLS settings'),
-    name: z.string().optional().describe('connection name shown by the server (default: wasp)'),
+    name: z.string().optional().describe('connection name shown by the server (default: wasp:<pipeline name>:<host>:<pid>, so each process is told apart)'),
     publishAckTimeoutMs: positiveInt
       .default(5000)
       .describe(
