@@ -4,7 +4,8 @@ import type { PipelineStats } from '../pipeline/stats.js';
 export function statusLine(stats: PipelineStats, rate: number): string {
   const stages = stats.stages.map((s) => `${s.name} ${s.in}>${s.out} drop ${s.dropped} fail ${s.failed}`).join(' | ');
   const publishErrors = stats.publishErrors > 0 ? ` | pub err ${stats.publishErrors}` : '';
-  return `in ${stats.received} | ${stages} | out ${stats.published} | dlq ${stats.deadLettered}${publishErrors} | ${Math.round(rate)} msg/s`;
+  const dropped = stats.inputDropped > 0 ? ` | slow drop ${stats.inputDropped}` : '';
+  return `in ${stats.received}${dropped} | ${stages} | out ${stats.published} | dlq ${stats.deadLettered}${publishErrors} | ${Math.round(rate)} msg/s`;
 }
 
 /** The summary printed at exit. */
@@ -19,6 +20,9 @@ export function summary(stats: PipelineStats): string {
       ` (acked ${stats.acked}, nak'ed ${stats.naked}, terminated ${stats.termed})`,
     ...rows,
     ...publishFailures(stats),
+    ...(stats.inputDropped > 0
+      ? [`  input dropped ${stats.inputDropped} message(s): more than maxPending or maxPendingBytes were waiting (a slow consumer); JetStream input drops none`]
+      : []),
   ].join('\n');
 }
 

@@ -136,6 +136,8 @@ export class Pipeline {
     }
 
     this.#source = config.input.kind === 'stdin' ? lineSource(io.stdin ?? process.stdin, { flow: lineFlow(this) }) : await io.transport.source(config.input);
+    const dropped = this.#source.dropped;
+    if (dropped !== undefined) this.stats.countInputDrops(dropped);
     // The flight is the input's record through every stage (see Work), reused once settled.
     const flights = new Flights(this.#onSettled);
     const toWork = map((delivery: Delivery): Work => {

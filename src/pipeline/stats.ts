@@ -48,7 +48,17 @@ export class PipelineStats {
   /** dead letters whose payload was cut to fit max_payload (Wasp-Payload-Truncated) */
   truncatedDeadLetters = 0;
   readonly startedAt = Date.now();
+  #inputDropped: () => number = () => 0;
   constructor(readonly stages: StageStats[]) {}
+
+  /** Messages the input dropped for being over its pending limits (a slow consumer on core NATS). */
+  get inputDropped(): number {
+    return this.#inputDropped();
+  }
+
+  countInputDrops(dropped: () => number): void {
+    this.#inputDropped = dropped;
+  }
 
   get inFlight(): number {
     return this.received - this.acked - this.naked - this.termed;

@@ -60,7 +60,7 @@ export class NatsTransport implements Transport {
   }
 
   async source(input: InputSpec): Promise<Source> {
-    if (input.kind === 'subject') return coreSource(this.nc, input.subject, input.queue);
+    if (input.kind === 'subject') return coreSource(this.nc, input, this.logger);
     if (input.kind === 'stream') return this.#streamSource(input);
     throw new UnsupportedInputError('stdin is not a NATS input', this.name, input.kind);
   }

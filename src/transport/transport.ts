@@ -36,12 +36,18 @@ export interface Source {
    * the server confirmed before source() resolved).
    */
   readonly ready?: Promise<void>;
+  /**
+   * Messages the input dropped before the pipeline saw them, because more than
+   * its pending limits were waiting (core NATS: a slow consumer). Absent where
+   * nothing is dropped (JetStream holds back delivery instead).
+   */
+  readonly dropped?: () => number;
   /** Stops taking input; what was delivered already is still settled by the pipeline. */
   stop(): Promise<void>;
 }
 
 export type InputSpec =
-  | { kind: 'subject'; subject: string; queue?: string }
+  | { kind: 'subject'; subject: string; queue?: string; maxPending: number; maxPendingBytes: number }
   | {
       kind: 'stream';
       stream: string;

@@ -442,7 +442,7 @@ function normalize(file: PipelineFile, path: string): PipelineConfig {
           }
         : input.stdin
           ? { kind: 'stdin' }
-          : { kind: 'subject', subject: input.subject!, queue: input.queue },
+          : { kind: 'subject', subject: input.subject!, queue: input.queue, maxPending: input.maxPending, maxPendingBytes: input.maxPendingBytes },
     stages: file.stages.map((s) => ({ ...s, pool: typeof s.pool === 'number' ? { size: s.pool, mode: 'inline' as const } : s.pool })),
     output: output.stdout ? { kind: 'stdout' } : { kind: 'subject', subject: output.subject! },
     deadLetter: file.deadLetter && { subject: file.deadLetter.subject, core: file.deadLetter.core, discard: file.deadLetter.discard === true },

@@ -89,6 +89,10 @@ const input = z
   .strictObject({
     subject: pattern.optional().describe('core subject to subscribe to (wildcards allowed); with `stream`, the subject the stream captures when Wasp creates it'),
     queue: z.string().min(1).optional().describe('queue group: processes sharing it split the subject\'s messages'),
+    maxPending: positiveInt
+      .default(65536)
+      .describe('subject input: most messages received and not yet settled; past it (a slow consumer) messages are dropped and counted, as core NATS would. JetStream input loses none'),
+    maxPendingBytes: positiveInt.default(64 * 1024 * 1024).describe('subject input: most bytes of messages received and not yet settled (64 MiB); past it messages are dropped and counted'),
     stream: z.string().min(1).optional().describe('JetStream stream to consume (at least once); created on `subject` if absent'),
     consumer: z.string().min(1).optional().describe('durable pull consumer name, created if absent; processes sharing it split the stream'),
     maxAckPending: positiveInt.default(256).describe('most messages in flight unacked: the backpressure bound (stream input)'),
@@ -208,7 +212,7 @@ export interface PipelineConfig {
     }
   >;
   input:
-    | { kind: 'subject'; subject: string; queue?: string }
+    | { kind: 'subject'; subject: string; queue?: string; maxPending: number; maxPendingBytes: number }
     | { kind: 'stream'; stream: string; consumer: string; subject?: string; maxAckPending: number; ackWaitMs: number; maxDeliver: number }
     | { kind: 'stdin' };
   stages: { name: string; plugin: string; function: string; pool: { size: number; mode: 'inline' | 'worker' }; emits: string[]; ordered: boolean; timeoutMs?: number }[];

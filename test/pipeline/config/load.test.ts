@@ -27,7 +27,7 @@ describe('pipeline config', () => {
     const file = await writeConfig(valid.replace(textPlugin, './text.wasm').replace('name: t', 'name: t'), 'p.yaml');
     const config = await loadPipelineConfig(file, { checkPlugins: false });
     expect(config.plugins.text!.path).toBe(file.replace('p.yaml', 'text.wasm'));
-    expect(config.input).toEqual({ kind: 'subject', subject: 'in.>', queue: undefined });
+    expect(config.input).toEqual({ kind: 'subject', subject: 'in.>', queue: undefined, maxPending: 65536, maxPendingBytes: 64 * 1024 * 1024 });
     expect(config.stages[0]).toEqual({ name: 'upper', plugin: 'text', function: 'upper', pool: { size: 1, mode: 'inline' }, emits: [], ordered: true });
     expect(config.output).toEqual({ kind: 'subject', subject: 'out' });
   });

@@ -1,0 +1,82 @@
+// A core NATS input feeding stages slower than the publisher: the input holds at
+// most maxPending messages, drops and counts the rest, and says so; nothing grows
+// without bound and "out" counts only what the stages handled.
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { completeLogger } from '../../src/engine/logger.js';
+import { summary } from '../../src/cli/status.js';
+import { loadPipelineConfig } from '../../src/pipeline/config/load.js';
+import { Pipeline } from '../../src/pipeline/pipeline.js';
+import { connectNats } from '../../src/transport/connect.js';
+import { NatsTransport } from '../../src/transport/nats.js';
+import { eventually } from '../helpers/cli.js';
+import { NatsServer } from '../helpers/nats-server.js';
+import { textPlugin, writeConfig } from '../helpers/pipelines.js';
+
+const MAX_PENDING = 40;
+const SENT = 3000;
+
+describe('slow consumer on a core NATS input', () => {
+  let server: NatsServer;
+  let nc: NatsConnection;
+  beforeAll(async () => {
+    server = await NatsServer.start();
+    nc = await connect({ servers: server.url });
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await server?.dispose();
+  });
+
+  it('holds at most maxPending messages, drops and counts the rest, and reports it', async () => {
+    const config = await loadPipelineConfig(
+      await writeConfig(`name: slow
+nats: { servers: "${server.url}" }
+plugins: { text: { path: ${textPlugin} } }
+input: { subject: slow.in, maxPending: ${MAX_PENDING} }
+stages: [{ name: hash, plugin: text, function: burn, pool: { size: 1, mode: worker } }]
+output: { subject: slow.out }
+`),
+    );
+    const warnings: string[] = [];
+    const logger = completeLogger({ warn: (m: string) => warnings.push(m) });
+    const transport = new NatsTransport(await connectNats(config.nats!, logger), logger);
+    const pipeline = await Pipeline.create(config, { transport, logger });
+    let delivered = 0;
+    const out = nc.subscribe('slow.out', { callback: () => delivered++ });
+    await nc.flush();
+    let mostInFlight = 0;
+    const sampler = setInterval(() => (mostInFlight = Math.max(mostInFlight, pipeline.stats.inFlight)), 1);
+    try {
+      await pipeline.start();
+      const payload = new Uint8Array(256).fill(97); // ~0.3 ms of burn each: far slower than the publisher
+      for (let i = 0; i < SENT; i++) nc.publish('slow.in', payload);
+      await nc.flush();
+      await eventually(() => pipeline.stats.received + pipeline.stats.inputDropped, (n) => n === SENT, 30_000);
+      // once the stages caught up the input takes everything again: settled messages gave their places back
+      await eventually(() => pipeline.stats.inFlight, (n) => n === 0, 30_000);
+      const droppedBefore = pipeline.stats.inputDropped;
+      for (let i = 0; i < MAX_PENDING; i++) nc.publish('slow.in', payload);
+      await nc.flush();
+      await eventually(() => pipeline.stats.received + pipeline.stats.inputDropped, (n) => n === SENT + MAX_PENDING, 30_000);
+      expect(pipeline.stats.inputDropped).toBe(droppedBefore);
+      await pipeline.drain();
+      await nc.flush();
+      await eventually(() => delivered, (n) => n === pipeline.stats.published, 10_000);
+    } finally {
+      clearInterval(sampler);
+      out.unsubscribe();
+      pipeline.close();
+      await transport.close();
+    }
+    const { received, inputDropped, published } = pipeline.stats;
+    expect(inputDropped).toBeGreaterThan(0);
+    expect(received + inputDropped).toBe(SENT + MAX_PENDING);
+    expect(mostInFlight).toBeLessThanOrEqual(MAX_PENDING);
+    expect(published).toBe(received); // every message taken in went out: none lost past the input
+    expect(delivered).toBe(published);
+    expect(warnings.filter((w) => /slow consumer/.test(w))).toHaveLength(1); // a state change, not a line per message
+    expect(summary(pipeline.stats)).toMatch(new RegExp(`input dropped ${inputDropped} message\\(s\\).*slow consumer`));
+  });
+});
