@@ -592,7 +592,9 @@ class Instrumenter {
   private functionBody(body: WalkedBody, entry: boolean): Uint8Array | undefined {
     const { fn, groups, declsAt, declsEnd, code } = body;
     if (!entry && !fn.loops && !fn.bulk && !body.edited) return undefined;
-    const extra = fn.bulk ? 2 : fn.loops || entry ? 1 : 0;
+    // the loop counter, the bulk operations' scratch; an entry check without loops borrows the counter's
+    // place, if V8 leaves room for it, rather than read the global back
+    const extra = fn.bulk ? 2 : fn.loops || (entry && fn.counterLocal < MAX_LOCALS) ? 1 : 0;
     if (fn.counterLocal + extra > MAX_LOCALS) throw new InstrumentError(`function body at byte ${body.at} has too many locals to add a counter`);
     const w = new Writer(code.length + declsEnd - declsAt + 64);
     w.u32(extra > 0 ? groups + 1 : groups);
@@ -601,7 +603,9 @@ class Instrumenter {
       w.u32(extra);
       w.byte(I32);
     }
-    if (entry) {
+    if (entry && extra === 0) {
+      w.bytes(this.callCheck!);
+    } else if (entry) {
       let check = this.entryChecks.get(fn.counterLocal);
       if (check === undefined) this.entryChecks.set(fn.counterLocal, (check = this.entryCheckPoint(fn.counterLocal)));
       w.bytes(check);
@@ -774,7 +778,11 @@ class Instrumenter {
     return this.checkPoint([op.globalGet, ...g, op.i32Const, 1, op.i32Sub], [op.localTee, ...t, op.globalSet, ...g, op.localGet, ...t]);
   }
 
-  /** Before a call that aborts: the global counter pays 1. This one is cold, so it needs no local: the global is read back. */
+  /**
+   * Before a call that aborts (and at the entry of a function with no room
+   * for another local): the global counter pays 1. The global is read back,
+   * which needs no local; this one is cold.
+   */
   private callCheckPoint(): Uint8Array {
     const g = u32(this.counterGlobal);
     return this.checkPoint([op.globalGet, ...g, op.i32Const, 1, op.i32Sub], [op.globalSet, ...g, op.globalGet, ...g]);

@@ -458,6 +458,17 @@ describe('entry checks, where the call graph needs them', () => {
     }
   });
 
+  it('give a recursive function with all the locals V8 takes its entry check all the same', () => {
+    // () -> (), 50,000 i32 locals, calls itself: no room for the local the entry check would use
+    const body = [1, ...u32(50_000), 0x7f, 0x10, 0, 0x0b];
+    const source = moduleOf([1, [1, 0x60, 0, 0]], [3, [1, 0]], [7, [1, 1, 0x72, 0, 0]], [10, [1, ...u32(body.length), ...body]]);
+    expect(valid(source)).toBe(true);
+    // such frames fill the stack in a few calls: ask at the first
+    const stop = deadline(1, 0);
+    expect(() => call(run(instrumentModule(source, { steps: 1 }), stop.check), 'r')).toThrow(/unreachable/);
+    expect(stop.calls).toBe(1);
+  });
+
   it('check a call followed by unreachable where it is made, without making its caller recursive', async () => {
     // the pattern of AssemblyScript's runtime: every function may abort, and abort calls functions
     // that may abort in turn; the aborting calls are checked, the functions on the way are not
