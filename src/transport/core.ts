@@ -7,6 +7,10 @@ import type { Headers } from './headers.js';
 import { fromNatsHeaders } from './nats-headers.js';
 import type { Delivery, InputSpec, Source } from './transport.js';
 
+/** The pending limits of a core subscription when its input does not set them (the config's defaults). */
+export const DEFAULT_MAX_PENDING = 65536;
+export const DEFAULT_MAX_PENDING_BYTES = 64 * 1024 * 1024;
+
 /**
  * What a core subscription holds: messages received and not yet settled. Core
  * NATS cannot be told to slow down, so past the limits a message is dropped
@@ -83,7 +87,7 @@ class CoreDelivery extends FireAndForget {
 }
 
 export function coreSource(nc: NatsConnection, input: Extract<InputSpec, { kind: 'subject' }>, logger: Logger): Source {
-  const pending = new Pending(input.maxPending, input.maxPendingBytes, input.subject, logger);
+  const pending = new Pending(input.maxPending ?? DEFAULT_MAX_PENDING, input.maxPendingBytes ?? DEFAULT_MAX_PENDING_BYTES, input.subject, logger);
   let stop: (() => Promise<void>) | undefined;
   let confirmed!: () => void;
   let refused!: (error: unknown) => void;

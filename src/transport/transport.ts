@@ -47,7 +47,7 @@ export interface Source {
 }
 
 export type InputSpec =
-  | { kind: 'subject'; subject: string; queue?: string; maxPending: number; maxPendingBytes: number }
+  | { kind: 'subject'; subject: string; queue?: string; maxPending?: number; maxPendingBytes?: number }
   | {
       kind: 'stream';
       stream: string;

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { NatsSettings } from '../../transport/connect.js';
 import { isValidSubject } from '../../engine/subjects.js';
+import { DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_BYTES } from '../../transport/core.js';
 import {
   DEFAULT_MAX_EMITS_PER_CALL,
   DEFAULT_MAX_OUTPUT_BYTES,
@@ -90,9 +91,9 @@ const input = z
     subject: pattern.optional().describe('core subject to subscribe to (wildcards allowed); with `stream`, the subject the stream captures when Wasp creates it'),
     queue: z.string().min(1).optional().describe('queue group: processes sharing it split the subject\'s messages'),
     maxPending: positiveInt
-      .default(65536)
+      .default(DEFAULT_MAX_PENDING)
       .describe('subject input: most messages received and not yet settled; past it (a slow consumer) messages are dropped and counted, as core NATS would. JetStream input loses none'),
-    maxPendingBytes: positiveInt.default(64 * 1024 * 1024).describe('subject input: most bytes of messages received and not yet settled (64 MiB); past it messages are dropped and counted'),
+    maxPendingBytes: positiveInt.default(DEFAULT_MAX_PENDING_BYTES).describe('subject input: most bytes of messages received and not yet settled (64 MiB); past it messages are dropped and counted'),
     stream: z.string().min(1).optional().describe('JetStream stream to consume (at least once); created on `subject` if absent'),
     consumer: z.string().min(1).optional().describe('durable pull consumer name, created if absent; processes sharing it split the stream'),
     maxAckPending: positiveInt.default(256).describe('most messages in flight unacked: the backpressure bound (stream input)'),
