@@ -76,7 +76,10 @@ output: { subject: slow.out }
     expect(mostInFlight).toBeLessThanOrEqual(MAX_PENDING);
     expect(published).toBe(received); // every message taken in went out: none lost past the input
     expect(delivered).toBe(published);
-    expect(warnings.filter((w) => /slow consumer/.test(w))).toHaveLength(1); // a state change, not a line per message
+    // a line per episode (the burst may arrive in a few), never a line per dropped message
+    const episodes = warnings.filter((w) => /slow consumer/.test(w)).length;
+    expect(episodes).toBeGreaterThanOrEqual(1);
+    expect(episodes).toBeLessThan(Math.min(10, inputDropped));
     expect(summary(pipeline.stats)).toMatch(new RegExp(`input dropped ${inputDropped} message\\(s\\).*slow consumer`));
   });
 });
