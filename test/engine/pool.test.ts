@@ -3,17 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { CallbackError, Engine, InstanceStateError, PluginCallError, PluginTimeoutError, PluginTrapError } from '../../src/index.js';
 import { textPlugin } from '../helpers/pipelines.js';
 import { kits, wat } from '../helpers/plugins.js';
+import { bumpAllocator } from '../helpers/hostile.js';
 
 const text = (b: Uint8Array) => Buffer.from(b).toString();
-
-// Memory and a bump allocator that wraps around, for the hand-written test plugins below.
-const bumpAllocator = `(memory (export "memory") 1)
-  (global $next (mut i32) (i32.const 1024))
-  (func (export "wasp_alloc") (param $n i32) (result i32) (local $p i32)
-    (local.set $p (global.get $next)) (global.set $next (i32.add (local.get $p) (local.get $n)))
-    (if (i32.gt_u (global.get $next) (i32.const 60000)) (then (global.set $next (i32.const 1024))))
-    (local.get $p))
-  (func (export "wasp_free") (param i32 i32))`;
 
 describe.each(['inline', 'worker'] as const)('%s pool', (mode) => {
   async function pool(size = 2, extra = {}) {

@@ -55,7 +55,7 @@ export interface NatsServerOptions {
 
 export class NatsServer {
   #process: ChildProcess | undefined;
-  #log = '';
+  #log: () => string = () => '';
   #options: NatsServerOptions;
   #monitorPort: number | undefined;
 
@@ -79,7 +79,7 @@ export class NatsServer {
 
   /** The last few KB of the server's log. */
   get log(): string {
-    return this.#log;
+    return this.#log();
   }
 
   static async start(options: NatsServerOptions = {}): Promise<NatsServer> {
@@ -101,35 +101,16 @@ export class NatsServer {
       argv.push('-c', file);
     }
     argv.push(...args);
-    const child = spawn(binary, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const { child, log } = await spawnListening(binary, argv, this.port);
     this.#process = child;
-    const collect = (chunk: Buffer): void => {
-      this.#log = (this.#log + chunk.toString()).slice(-4000);
-    };
-    child.stdout!.on('data', collect);
-    child.stderr!.on('data', collect);
-    let exited: string | undefined;
-    child.once('exit', (code, signal) => (exited = `exited with ${code ?? signal}`));
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      if (exited) throw new Error(`nats-server ${exited} before it was ready:\n${this.#log}`);
-      if (await probe(this.port)) return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    child.kill('SIGKILL');
-    throw new Error(`nats-server did not listen on ${this.port} within 10 s:\n${this.#log}`);
+    this.#log = log;
   }
 
   /** Stops the process; the JetStream store stays for a restart. */
   async stop(): Promise<void> {
     const child = this.#process;
     this.#process = undefined;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await gone;
-    clearTimeout(timer);
+    await stopChild(child);
   }
 
   /** Same port, same store: clients reconnect to it. With options, it comes back configured by them instead (say a new TLS config). */
@@ -143,4 +124,38 @@ export class NatsServer {
     await this.stop();
     await rm(this.storeDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Starts nats-server and resolves once it listens on `port`, racing readiness
+ * against an early exit; `log` is the tail of what it printed.
+ */
+export async function spawnListening(binary: string, argv: string[], port: number): Promise<{ child: ChildProcess; log: () => string }> {
+  const child = spawn(binary, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let tail = '';
+  const collect = (chunk: Buffer): void => {
+    tail = (tail + chunk.toString()).slice(-4000);
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => (exited = `exited with ${code ?? signal}`));
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`nats-server ${exited} before it was ready:\n${tail}`);
+    if (await probe(port)) return { child, log: () => tail };
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`nats-server did not listen on ${port} within 10 s:\n${tail}`);
+}
+
+/** Stops a server process: SIGTERM, then SIGKILL after 5 s. */
+export async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const gone = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await gone;
+  clearTimeout(timer);
 }
