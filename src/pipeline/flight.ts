@@ -1,5 +1,5 @@
 import type { Headers } from '../transport/headers.js';
-import type { Delivery } from '../transport/transport.js';
+import type { Delivery, PublishFor } from '../transport/transport.js';
 import type { Work } from './work.js';
 
 /** Redelivery delay after a transient failure: 250 ms doubling per redelivery, at most 30 s. */
@@ -17,7 +17,7 @@ export function backoffMs(redeliveries: number): number {
  * It is also the input's record between stages (see Work): one object per
  * input, which a stage with one output passes on with the output in `data`.
  */
-export class Flight implements Work {
+export class Flight implements Work, PublishFor {
   subject = '';
   headers: Headers | undefined = undefined;
   data: Uint8Array = EMPTY;
@@ -52,6 +52,16 @@ export class Flight implements Work {
 
   hold(): void {
     this.#pending++;
+  }
+
+  /** A publish for this input is being retried: the input's source must not redeliver it meanwhile. */
+  keepAlive(): void {
+    this.#delivery?.working?.();
+  }
+
+  /** The pipeline drains: a publish being retried gives up, and the input is nak'ed for whoever runs next. */
+  get giveUp(): boolean {
+    return this.home.draining;
   }
 
   release(): void {
@@ -124,6 +134,8 @@ const KEPT = 4096;
  */
 export class Flights {
   readonly #free: Flight[] = [];
+  /** set when the pipeline drains (see Flight.giveUp) */
+  draining = false;
 
   constructor(readonly onSettled: (flight: Flight, outcome: 'ack' | 'nak' | 'term') => void) {}
 

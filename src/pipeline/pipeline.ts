@@ -60,6 +60,7 @@ export class Pipeline {
   #publisher!: Publisher;
   #output!: (work: Work) => Promise<void> | void;
   readonly #failures: FailureLog;
+  readonly #flights = new Flights((_, outcome) => this.#settled(outcome));
 
   private constructor(
     readonly config: PipelineConfig,
@@ -109,13 +110,14 @@ export class Pipeline {
       deadLetter: config.deadLetter,
       ackWaitMs: input.kind === 'stream' ? input.ackWaitMs : undefined,
       ackTimeoutMs: config.nats?.publishAckTimeoutMs,
+      retryMs: config.nats?.publishRetryMs,
     });
     const output = config.output;
     if (output.kind === 'stdout') {
       const lines = linePublisher(io.stdout ?? process.stdout, { flow: lineFlow(this) });
       this.#output = (work) => lines.publish('stdout', work.data, undefined, undefined);
     } else {
-      this.#output = (work) => this.#publisher.publish(output.subject, work.data, work.headers, work.flight.nextId('out'), 'out');
+      this.#output = (work) => this.#publisher.publish(output.subject, work.data, work.headers, work.flight.nextId('out'), 'out', work.flight);
     }
     const host: StageHost = {
       sideOutput: (work, subject, data) => this.#publish(work.flight, subject, data, work.headers, work.flight.nextId('emit'), 'emit'),
@@ -139,7 +141,7 @@ export class Pipeline {
     const dropped = this.#source.dropped;
     if (dropped !== undefined) this.stats.countInputDrops(dropped);
     // The flight is the input's record through every stage (see Work), reused once settled.
-    const flights = new Flights(this.#onSettled);
+    const flights = this.#flights;
     const toWork = map((delivery: Delivery): Work => {
       this.stats.received++;
       return flights.take(delivery);
@@ -172,6 +174,8 @@ export class Pipeline {
 
   /** Stops taking input, lets everything in flight settle, and closes the stages. */
   async drain(): Promise<void> {
+    // publishes being retried give up now: their inputs are nak'ed for the next process
+    this.#flights.draining = true;
     await this.#source?.stop();
     this.#sourceComplete = true;
     this.#checkDone();
@@ -190,7 +194,7 @@ export class Pipeline {
   #publish(flight: Flight, subject: string, data: Uint8Array, headers: Headers | undefined, msgId: string | undefined, kind: PublishKind): void {
     let result: Promise<void> | void;
     try {
-      result = this.#publisher.publish(subject, data, headers, msgId, kind);
+      result = this.#publisher.publish(subject, data, headers, msgId, kind, flight);
     } catch (error) {
       result = Promise.reject(error);
     }
@@ -309,7 +313,6 @@ export class Pipeline {
   }
 
   // One function for every flight, rather than a closure per message.
-  readonly #onSettled = (_: Flight, outcome: 'ack' | 'nak' | 'term'): void => this.#settled(outcome);
 
   #settled(outcome: 'ack' | 'nak' | 'term'): void {
     if (outcome === 'ack') this.stats.acked++;

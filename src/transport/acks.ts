@@ -133,4 +133,13 @@ export class JetStreamDelivery implements Delivery {
   term(reason: string): void {
     this.acks.term(this.msg, reason);
   }
+  working(): void {
+    // not batched: it is sent while a publish is retried, seconds apart; a closed connection
+    // only means the server redelivers after the ack wait, as it would anyway
+    try {
+      this.msg.working();
+    } catch {
+      /* see above */
+    }
+  }
 }

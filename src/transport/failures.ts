@@ -39,6 +39,19 @@ export const FAILURE_CLASSES: Readonly<Record<PublishFailureReason, FailureClass
   unknown: 'transient',
 };
 
+/**
+ * Transient failures that pass on their own (a server away, a stream electing its leader): a
+ * publish that meets one is held and retried in place, costing the input none of its deliveries.
+ * The rest of the transient ones (a deleted stream, an error nobody foresaw) last until someone
+ * acts, so the input is redelivered with backoff and dead-lettered at its last delivery.
+ */
+const PASSING: ReadonlySet<PublishFailureReason> = new Set(['timeout', 'disconnected', 'stream-unavailable', 'jetstream-unavailable', 'server-error']);
+
+/** Whether a failure passes on its own, so that holding the input and retrying in place is worth it. */
+export function passes(error: unknown): boolean {
+  return PASSING.has(reasonOf(error));
+}
+
 /** JetStream API errors that the same message will meet again on every retry. */
 const REJECTED_CODES: ReadonlySet<number> = new Set([
   10054, // JSStreamMessageExceedsMaximumErr: over the stream's max_msg_size
@@ -114,6 +127,11 @@ function explain(subject: string, reason: PublishFailureReason, d: PublishFailur
       return d.stream === undefined ? 'the stream that captured it was deleted' : `the stream ${d.stream} that captured it was deleted`;
     case 'jetstream-unavailable':
       return `JetStream did not answer which stream captures it${d.cause === undefined ? '' : ` (${describe(d.cause)})`}`;
+    case 'stream-unavailable':
+      // nats.js calls this "jetstream is not enabled": no stream leader answered the publish
+      return `${d.stream === undefined ? 'the stream capturing it' : `stream ${d.stream}`} did not answer (no leader: electing one, or its servers are down)`;
+    case 'timeout':
+      return `no publish ack in time${d.stream === undefined ? '' : ` from stream ${d.stream}`}`;
     default:
       return `${reason}${d.cause === undefined ? '' : `: ${describe(d.cause)}`}`;
   }

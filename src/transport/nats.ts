@@ -15,15 +15,24 @@ import type { Logger } from '../engine/logger.js';
 import { AckBatch, JetStreamDelivery, termTakesReason } from './acks.js';
 import { coreSource } from './core.js';
 import { StreamMissingError, UnsafeDeadLetterError, UnsupportedInputError } from './errors.js';
-import { FailureLog, publishFailure, reasonOf } from './failures.js';
+import { describe } from '../engine/errors.js';
+import { FailureLog, passes, publishFailure, reasonOf } from './failures.js';
+import { Outage } from './outage.js';
 import type { Headers } from './headers.js';
 import { toNatsHeaders } from './nats-headers.js';
-import type { Delivery, InputSpec, Publisher, PublisherOptions, PublishKind, Source, Transport } from './transport.js';
+import type { Delivery, InputSpec, Publisher, PublisherOptions, PublishFor, PublishKind, Source, Transport } from './transport.js';
 
 /** Deliveries of a message when the file says nothing (input.maxDeliver). */
 export const DEFAULT_MAX_DELIVER = 5;
 /** How long a JetStream publish waits for its ack when the file says nothing (nats.publishAckTimeoutMs). */
 export const DEFAULT_PUBLISH_ACK_TIMEOUT_MS = 5_000;
+/** How long a JetStream publish that fails transiently is retried in place when the file says nothing (nats.publishRetryMs). */
+export const DEFAULT_PUBLISH_RETRY_MS = 30_000;
+/** Between attempts of a publish retried in place: 100 ms doubling, at most 2 s. */
+const RETRY_BACKOFF_MS = 100;
+const RETRY_BACKOFF_MAX_MS = 2_000;
+/** A pull that fails for less than this (heartbeats missed once, then a pull that works) is no warning. */
+const PULL_GRACE_MS = 3_000;
 /** Asking which stream captures a subject: attempts, 250 ms doubling between them. */
 const LOOKUP_ATTEMPTS = 4;
 const LOOKUP_BACKOFF_MS = 250;
@@ -50,12 +59,14 @@ export class NatsTransport implements Transport {
   readonly #warnedCore = new Set<string>();
   readonly #acks: AckBatch;
   readonly #failures: FailureLog;
+  readonly #publishing: Outage;
 
   constructor(
     readonly nc: NatsConnection,
     readonly logger: Logger,
   ) {
     this.#failures = new FailureLog(logger);
+    this.#publishing = new Outage(logger, 'publishing to JetStream');
     this.#acks = new AckBatch(logger, () => termTakesReason(nc.info?.version));
   }
 
@@ -77,12 +88,14 @@ export class NatsTransport implements Transport {
     const batch = Math.min(input.maxAckPending, 256);
     let stopping = false;
     let finished: Promise<void> = Promise.resolve();
+    const pulling = new Outage(this.logger, `pulling from ${input.stream}/${input.consumer}`, { graceMs: PULL_GRACE_MS });
     const deliveries = new Observable<Delivery>((subscriber) => {
       finished = (async () => {
         while (!stopping) {
           try {
             const messages = await consumer.fetch({ max_messages: batch, expires: 1000 });
             for await (const m of messages) subscriber.next(new JetStreamDelivery(m, this.#acks, maxDeliver));
+            pulling.succeeded();
           } catch (error) {
             if (stopping) break;
             if (this.nc.isClosed()) {
@@ -90,8 +103,9 @@ export class NatsTransport implements Transport {
               subscriber.error(error);
               return;
             }
-            // the server is away or busy: the connection reconnects on its own; try again shortly
-            this.#failures.warn(`pull ${reasonOf(error)}`, `pulling from ${input.stream}/${input.consumer} failed; retrying`, { error: (error as Error).message });
+            // The server is away or busy (the connection reconnects on its own), or a pull missed its
+            // heartbeats once, which a quiet consumer on a cluster does now and then: try again shortly.
+            pulling.failed(reasonOf(error), describe(error));
             await new Promise((r) => setTimeout(r, 250));
           }
         }
@@ -151,12 +165,76 @@ export class NatsTransport implements Transport {
     if (!options.atLeastOnce) return { publish: this.#corePublish, room };
     await this.#checkDestinations(options);
     const timeout = options.ackTimeoutMs ?? DEFAULT_PUBLISH_ACK_TIMEOUT_MS;
+    const retryMs = options.retryMs ?? DEFAULT_PUBLISH_RETRY_MS;
     const deadLettersCore = options.deadLetter?.core === true;
     return {
-      publish: (subject, data, h, msgId, kind = 'out') =>
-        kind === 'dlq' && deadLettersCore ? this.#corePublish(subject, data, h) : this.#publishAtLeastOnce(subject, data, h, msgId, kind, timeout),
+      publish: (subject, data, h, msgId, kind = 'out', holder) =>
+        kind === 'dlq' && deadLettersCore ? this.#corePublish(subject, data, h) : this.#publishHeld(subject, data, h, msgId, kind, timeout, retryMs, holder),
       room,
     };
+  }
+
+  /**
+   * A JetStream publish that, failing for a reason that passes on its own (a leader election, a
+   * server away), is retried in place for up to retryMs while its input is held and kept alive,
+   * rather than nak'ed: a failover then costs no input a delivery, and none reaches max_deliver
+   * and is dead-lettered only because an election took a few seconds. The pipeline draining ends
+   * the retries, so a SIGTERM is not held up by an outage (the input is nak'ed for the next process).
+   */
+  async #publishHeld(
+    subject: string,
+    data: Uint8Array,
+    h: Headers | undefined,
+    msgId: string | undefined,
+    kind: PublishKind,
+    timeout: number,
+    retryMs: number,
+    holder: PublishFor | undefined,
+  ): Promise<void> {
+    const started = Date.now();
+    try {
+      await this.#publishAtLeastOnce(subject, data, h, msgId, kind, timeout);
+    } catch (error) {
+      if (holder === undefined || retryMs <= 0 || !passes(error)) throw error;
+      this.#publishing.hold();
+      try {
+        await this.#retry(error, started, subject, data, h, msgId, kind, timeout, retryMs, holder);
+      } finally {
+        this.#publishing.release();
+      }
+    }
+    if (this.#publishing.active) this.#publishing.succeeded();
+  }
+
+  async #retry(
+    failure: unknown,
+    started: number,
+    subject: string,
+    data: Uint8Array,
+    h: Headers | undefined,
+    msgId: string | undefined,
+    kind: PublishKind,
+    timeout: number,
+    retryMs: number,
+    holder: PublishFor,
+  ): Promise<void> {
+    let error = failure;
+    let attemptStarted = started;
+    for (let attempt = 0; ; attempt++) {
+      if (holder.giveUp) throw error;
+      this.#publishing.failed(reasonOf(error), describe(error), attemptStarted);
+      holder.keepAlive();
+      await new Promise((r) => setTimeout(r, Math.min(RETRY_BACKOFF_MS * 2 ** attempt, RETRY_BACKOFF_MAX_MS)));
+      if (holder.giveUp) throw error;
+      attemptStarted = Date.now();
+      try {
+        await this.#publishAtLeastOnce(subject, data, h, msgId, kind, timeout);
+        return;
+      } catch (next) {
+        error = next;
+      }
+      if (!passes(error) || Date.now() - started >= retryMs) throw error;
+    }
   }
 
   /**

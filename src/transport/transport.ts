@@ -23,6 +23,8 @@ export interface Delivery extends Message {
   ack(): void;
   nak(delayMs: number): void;
   term(reason: string): void;
+  /** Still being worked on: the server waits another ack wait before redelivering it (JetStream). */
+  working?(): void;
 }
 
 /** Where input comes from. */
@@ -63,6 +65,14 @@ export type InputSpec =
 /** What a publish is, for a transport that treats them differently (JetStream: see NatsTransport). */
 export type PublishKind = 'out' | 'emit' | 'dlq';
 
+/** The input a publish is made for, as a publisher that retries sees it. */
+export interface PublishFor {
+  /** Says the input is still being worked on while a publish for it is retried (see Delivery.working). */
+  keepAlive(): void;
+  /** True once retrying should stop (the pipeline drains): a failure is then reported at once. */
+  readonly giveUp: boolean;
+}
+
 export interface Publisher {
   /**
    * Sends a message. Returns a promise when the sender confirms acceptance (a JetStream publish
@@ -70,8 +80,11 @@ export interface Publisher {
    * promise with a typed error (PublishRejectedError when retrying cannot fix it, else
    * TransientPublishError; see failures.ts). msgId lets a stream drop a duplicate of a
    * redelivered input's output. `kind` defaults to 'out'.
+   *
+   * A transient failure may be retried in place, holding the input (`holder`) rather than
+   * spending one of its deliveries, for up to PublisherOptions.retryMs (JetStream).
    */
-  publish(subject: string, data: Uint8Array, headers: Headers | undefined, msgId: string | undefined, kind?: PublishKind): Promise<void> | void;
+  publish(subject: string, data: Uint8Array, headers: Headers | undefined, msgId: string | undefined, kind?: PublishKind, holder?: PublishFor): Promise<void> | void;
   /**
    * How many payload bytes a message with these headers (and message id) may carry; absent
    * where there is no limit. Dead letters are cut to it rather than refused.
@@ -91,6 +104,8 @@ export interface PublisherOptions {
   ackWaitMs?: number;
   /** how long a JetStream publish waits for its ack (default 5 s) */
   ackTimeoutMs?: number;
+  /** how long a JetStream publish that fails transiently is retried in place before it is reported (default 30 s) */
+  retryMs?: number;
 }
 
 /** The edge the pipeline core talks to: the embedded bus, core NATS or JetStream. */

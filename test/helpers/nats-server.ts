@@ -113,6 +113,22 @@ export class NatsServer {
     await stopChild(child);
   }
 
+  /** Kills the process without warning (SIGKILL), as a crash or a lost machine would; the store stays. */
+  async kill(): Promise<void> {
+    const child = this.#process;
+    this.#process = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const gone = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await gone;
+  }
+
+  /** Starts it again after stop() or kill(): same port, same store. */
+  async start(): Promise<void> {
+    if (this.#process) return;
+    await this.#launch();
+  }
+
   /** Same port, same store: clients reconnect to it. With options, it comes back configured by them instead (say a new TLS config). */
   async restart(options?: NatsServerOptions): Promise<void> {
     await this.stop();

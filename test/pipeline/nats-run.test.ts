@@ -7,6 +7,7 @@ import { connect } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, spawnWasp, type WaspProcess } from '../helpers/cli.js';
 import { NatsServer } from '../helpers/nats-server.js';
+import { textPlugin, writeConfig } from '../helpers/pipelines.js';
 import { root } from '../helpers/plugins.js';
 
 const jetstreamConfig = `${root}pipelines/text/jetstream.yaml`;
@@ -139,13 +140,55 @@ describe('wasp run on NATS', () => {
     expect(consumer.num_redelivered).toBe(0);
     const done = await count();
     expect(done).toBe(consumer.ack_floor.stream_seq);
-    // another process picks up exactly where it stopped
+    // another process picks up exactly where it stopped, and is given none of what the first
+    // one took: every input is delivered once in all (the output stream would hide a second
+    // delivery, since it drops the duplicate output; the processes' own counts do not)
     const next = run(jetstreamConfig);
     await eventually(count, (n) => n >= inputs.length, 60_000);
     expect(await count()).toBe(inputs.length);
     next.child.kill('SIGTERM');
     await next.exited;
+    const handled = [p, next].map((q) => Number(/summary: (\d+) in/.exec(q.stderr())?.[1]));
+    expect(handled[0]).toBeGreaterThan(0);
+    expect(handled[0]! + handled[1]!).toBe(inputs.length);
+    const after = await jsm.consumers.info('TEXT', 'upper');
+    expect(after.delivered.consumer_seq).toBe(inputs.length);
   });
+
+  it('drains on SIGTERM with slow work in flight: waits for it, and the next process is given none of it again', async () => {
+    for (const name of ['SLOWIN', 'SLOWOUT', 'SLOWDLQ']) await jsm.streams.delete(name).catch(() => {});
+    await jsm.streams.add({ name: 'SLOWIN', subjects: ['slow.in'] });
+    await jsm.streams.add({ name: 'SLOWOUT', subjects: ['slow.out'] });
+    await jsm.streams.add({ name: 'SLOWDLQ', subjects: ['slow.dlq'] });
+    // burn on 16 KiB takes tens of milliseconds: at any time a dozen inputs are queued for or in the workers
+    const file = await writeConfig(`name: slow
+nats: { servers: "${server.url}" }
+plugins: { text: { path: ${textPlugin} } }
+input: { stream: SLOWIN, consumer: slow, maxAckPending: 16, ackWaitMs: 3000 }
+stages: [{ name: hash, plugin: text, function: burn, pool: { size: 2, mode: worker } }]
+output: { subject: slow.out }
+deadLetter: { subject: slow.dlq }
+`);
+    const n = 80;
+    const js = jsm.jetstream();
+    for (let i = 0; i < n; i++) await js.publish('slow.in', Buffer.from(`${i} `.padEnd(16_384, 'z')));
+    const slowCount = async () => (await jsm.streams.info('SLOWOUT')).state.messages;
+    const first = run(file);
+    await eventually(slowCount, (k) => k >= 10, 30_000);
+    const inFlight = (await jsm.consumers.info('SLOWIN', 'slow')).num_ack_pending;
+    first.child.kill('SIGTERM');
+    expect((await first.exited).code).toBe(0);
+    expect(inFlight).toBeGreaterThan(2);
+    const next = run(file);
+    await eventually(slowCount, (k) => k >= n, 60_000);
+    next.child.kill('SIGTERM');
+    expect((await next.exited).code).toBe(0);
+    const handled = [first, next].map((q) => Number(/summary: (\d+) in/.exec(q.stderr())?.[1]));
+    expect(handled[0]! + handled[1]!, `${first.stderr()}\n${next.stderr()}`).toBe(n);
+    expect((await jsm.consumers.info('SLOWIN', 'slow')).delivered.consumer_seq).toBe(n);
+    expect(await slowCount()).toBe(n);
+    expect((await jsm.streams.info('SLOWDLQ')).state.messages).toBe(0);
+  }, 120_000);
 
   it('core NATS: two processes in a queue group split the input', async () => {
     const seen: string[] = [];

@@ -16,7 +16,8 @@ import {
 import { describe, expect, it } from 'vitest';
 import { WaspError } from '../../src/engine/errors.js';
 import { PublishRejectedError, TransientPublishError } from '../../src/transport/errors.js';
-import { classify, FailureLog, publishFailure, reasonOf } from '../../src/transport/failures.js';
+import { classify, FAILURE_CLASSES, FailureLog, passes, publishFailure, reasonOf } from '../../src/transport/failures.js';
+import type { PublishFailureReason } from '../../src/transport/errors.js';
 
 const noResponders = () => new RequestError('no responders', { cause: new NoRespondersError('out.x') });
 const apiError = (err_code: number, code: number, description: string) => new JetStreamApiError({ err_code, code, description });
@@ -67,6 +68,24 @@ describe('classify', () => {
     expect(rejected).toBeInstanceOf(PublishRejectedError);
     expect(rejected).toMatchObject({ name: 'PublishRejectedError', subject: 'out.x', reason: 'too-large', size: 70_000, limit: 65_536 });
     expect(rejected.message).toMatch(/70000 bytes .* max_payload of 65536/);
+  });
+});
+
+describe('passes', () => {
+  // held and retried in place: a failover, a server away; the rest of the transient ones last
+  // until someone acts, so they spend the input's deliveries instead
+  const held: PublishFailureReason[] = ['timeout', 'disconnected', 'stream-unavailable', 'jetstream-unavailable', 'server-error'];
+  for (const reason of Object.keys(FAILURE_CLASSES) as PublishFailureReason[]) {
+    it(`${reason}: ${held.includes(reason) ? 'held and retried in place' : 'not held'}`, () => {
+      expect(passes(publishFailure('out.x', reason))).toBe(held.includes(reason));
+    });
+  }
+  it('only transient failures pass', () => {
+    for (const reason of held) expect(FAILURE_CLASSES[reason]).toBe('transient');
+  });
+  it('a stream without a leader is told as that, not as "jetstream is not enabled"', () => {
+    const error = publishFailure('out.x', 'stream-unavailable', { stream: 'OUT', cause: new jserrors.JetStreamNotEnabled('jetstream is not enabled') });
+    expect(error.message).toBe('publish to out.x failed: stream OUT did not answer (no leader: electing one, or its servers are down)');
   });
 });
 

@@ -22,6 +22,7 @@ const pattern = z
   .string()
   .refine((s) => isValidSubject(s, true), { message: 'not a valid NATS subject pattern (`*` is a whole token, `>` only the last)' });
 const positiveInt = z.number().int().min(1);
+const nonNegativeInt = z.number().int().min(0);
 
 const nats = z
   .strictObject({
@@ -43,7 +44,12 @@ const nats = z
     publishAckTimeoutMs: positiveInt
       .default(5000)
       .describe(
-        'JetStream input: how long a JetStream publish (an output, side output or dead letter) waits for the stream\'s ack; past it the publish counts as a transient failure and the input is redelivered',
+        'JetStream input: how long a JetStream publish (an output, side output or dead letter) waits for the stream\'s ack; past it the publish counts as a transient failure and is retried',
+      ),
+    publishRetryMs: nonNegativeInt
+      .default(30_000)
+      .describe(
+        'JetStream input: how long a publish that fails for a reason that passes on its own (no ack in time, the server away, a stream electing its leader) is retried in place, holding its input and telling the server it is still being worked on, before the input is nak\'ed and redelivered; a failover then costs no input a delivery. 0: nak at once',
       ),
   })
   .describe('NATS connection; without it the pipeline runs on the embedded in-process bus');
@@ -198,7 +204,7 @@ export type PipelineFile = z.output<typeof pipelineFileSchema>;
 export interface PipelineConfig {
   name: string;
   file: string;
-  nats?: NatsSettings & { publishAckTimeoutMs: number };
+  nats?: NatsSettings & { publishAckTimeoutMs: number; publishRetryMs: number };
   plugins: Record<
     string,
     {
