@@ -4,8 +4,8 @@
 //    stall when the node leading the output stream is killed mid-run and restarted 5 s later,
 //    against the same run without a fault, in alternating rounds. Every run must deliver every
 //    input's output exactly once (distinct outputs seen = inputs = messages the stream holds).
-//  - Core NATS under a slow stage: a burst into a Wasm stage in a worker that takes ~0.1 ms a
-//    message. The input's pending limit drops what does not fit, counted; the run checks that
+//  - Core NATS under a slow stage: a burst into a Wasm stage that takes ~0.1 ms a message, inline
+//    and in a worker. The input's pending limit drops what does not fit, counted; the run checks that
 //    handled + counted drops = sent and that every handled message came out.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +45,7 @@ export interface FaultRow {
 }
 
 export interface SlowConsumerRow {
+  mode: 'inline' | 'worker';
   sent: number;
   handled: number;
   droppedCounted: number;
@@ -130,7 +131,7 @@ deadLetter: { subject: fault.dlq }
 }
 
 /** A burst into a slow stage on core NATS: what the input drops is counted, and the rest comes out. */
-async function slowConsumerRun(): Promise<SlowConsumerRow> {
+async function slowConsumerRun(mode: 'inline' | 'worker'): Promise<SlowConsumerRow> {
   const server = await NatsServer.start({ jetstream: false });
   const nc = await connect({ servers: server.url });
   try {
@@ -146,7 +147,7 @@ async function slowConsumerRun(): Promise<SlowConsumerRow> {
 nats: { servers: "${server.url}" }
 plugins: { text: { path: ${plugin} } }
 input: { subject: slow.in, maxPending: ${CORE_MAX_PENDING} }
-stages: [{ name: slow, plugin: text, function: burn, pool: { size: 1, mode: worker } }]
+stages: [{ name: slow, plugin: text, function: burn, pool: { size: 1, mode: ${mode} } }]
 output: { subject: slow.out }
 `,
       'slow.yaml',
@@ -160,7 +161,7 @@ output: { subject: slow.out }
     await until(() => stats.received + stats.inputDropped >= CORE_MESSAGES && outputs.count >= stats.received, 120_000, 'the burst to settle');
     await pipeline.drain();
     await transport.close();
-    const row = { sent: CORE_MESSAGES, handled: stats.received, droppedCounted: stats.inputDropped, outputs: outputs.count };
+    const row = { mode, sent: CORE_MESSAGES, handled: stats.received, droppedCounted: stats.inputDropped, outputs: outputs.count };
     if (row.handled + row.droppedCounted !== row.sent) throw new Error(`handled ${row.handled} + dropped ${row.droppedCounted} != sent ${row.sent}`);
     if (row.outputs !== row.handled) throw new Error(`${row.outputs} outputs for ${row.handled} handled`);
     return row;
@@ -198,8 +199,12 @@ async function main(): Promise<void> {
   } finally {
     await cluster.dispose();
   }
-  const slow = await slowConsumerRun();
-  console.log(`  core NATS, slow stage: sent ${slow.sent}, handled ${slow.handled}, dropped ${slow.droppedCounted} (counted), outputs ${slow.outputs}`);
+  const slow: SlowConsumerRow[] = [];
+  for (const mode of ['inline', 'worker'] as const) {
+    const row = await slowConsumerRun(mode);
+    console.log(`  core NATS, slow stage (${mode}): sent ${row.sent}, handled ${row.handled}, dropped ${row.droppedCounted} (counted), outputs ${row.outputs}`);
+    slow.push(row);
+  }
   const dir = `${root}bench/results`;
   await mkdir(dir, { recursive: true });
   await writeFile(`${dir}/fault.json`, `${JSON.stringify({ date: new Date().toISOString(), jetstream: rows, slowConsumer: slow }, null, 2)}\n`);

@@ -82,4 +82,51 @@ output: { subject: slow.out }
     expect(episodes).toBeLessThan(Math.min(10, inputDropped));
     expect(summary(pipeline.stats)).toMatch(new RegExp(`input dropped ${inputDropped} message\\(s\\).*slow consumer`));
   });
+
+  it('an inline stage slower than the publisher: the socket is still read, so the server never cuts the connection; drops are counted here', async () => {
+    // a server that gives up on a client quickly: 256 KiB buffered for it, or a write blocked for 1 s
+    const strict = await NatsServer.start({ jetstream: false, config: 'max_pending: 262144\nmax_payload: 65536\nwrite_deadline: "1s"\n' });
+    const pub = await connect({ servers: strict.url });
+    const lines: string[] = [];
+    const logger = completeLogger({ warn: (m: string) => lines.push(m), info: (m: string) => lines.push(m) });
+    const config = await loadPipelineConfig(
+      await writeConfig(`name: slow-inline
+nats: { servers: "${strict.url}" }
+plugins: { text: { path: ${textPlugin} } }
+input: { subject: slowi.in, maxPending: 500 }
+stages: [{ name: hash, plugin: text, function: burn }]
+output: { subject: slowi.out }
+`),
+    );
+    const transport = new NatsTransport(await connectNats(config.nats!, logger), logger);
+    const pipeline = await Pipeline.create(config, { transport, logger });
+    let delivered = 0;
+    const out = pub.subscribe('slowi.out', { callback: () => delivered++ });
+    try {
+      await pub.flush();
+      await pipeline.start();
+      // ~1 ms of burn each in the stage, which runs in the connection's own thread: without
+      // yielding to the socket the server would see a client that stopped reading
+      const payload = new Uint8Array(512).fill(97);
+      const sent = 6000;
+      for (let i = 0; i < sent; i++) pub.publish('slowi.in', payload);
+      await pub.flush();
+      // drained while hundreds wait in the input: the drain hands them all on before it ends
+      await eventually(() => pipeline.stats.inputDropped, (n) => n > 0, 60_000);
+      await pipeline.drain();
+      expect(pipeline.stats.received + pipeline.stats.inputDropped).toBe(sent);
+      await pub.flush();
+      await eventually(() => delivered, (n) => n === pipeline.stats.published, 10_000);
+      expect(pipeline.stats.inputDropped).toBeGreaterThan(0);
+      expect(pipeline.stats.published).toBe(pipeline.stats.received);
+      expect(lines.filter((l) => /disconnected|slow consumer on/.test(l))).toEqual([]);
+      expect(lines.some((l) => /slow consumer: more than/.test(l))).toBe(true);
+    } finally {
+      out.unsubscribe();
+      pipeline.close();
+      await transport.close().catch(() => {});
+      await pub.close();
+      await strict.dispose();
+    }
+  }, 90_000);
 });
