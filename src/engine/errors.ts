@@ -46,6 +46,9 @@ export class MemoryLimitError extends WaspError {
 }
 
 /** A plugin import that nothing satisfies: no callback, no wasp host function, no WASI. */
+/** What is wrong with an import: not a function, no such wasp host function, no callback for it, or the wrong type. */
+export type UnresolvedImportProblem = 'not-a-function' | 'unknown-host-function' | 'no-callback' | 'wrong-type';
+
 export class UnresolvedImportError extends WaspError {
   override name = 'UnresolvedImportError';
   constructor(
@@ -53,6 +56,7 @@ export class UnresolvedImportError extends WaspError {
     readonly field: string,
     readonly reason: string,
     context: ErrorContext,
+    readonly problem: UnresolvedImportProblem = 'wrong-type',
   ) {
     super(`plugin ${context.plugin}: import ${module}.${field} ${reason}`, context);
   }

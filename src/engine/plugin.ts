@@ -11,6 +11,7 @@ import {
   PluginHashMismatchError,
   PluginLoadError,
   UnresolvedImportError,
+  type UnresolvedImportProblem,
   type ErrorContext,
 } from './errors.js';
 import { formatType, HOST_IMPORTS, sameType } from './host-imports.js';
@@ -190,22 +191,22 @@ function limitMemory(bytes: Uint8Array, info: ReturnType<typeof readModuleInfo>,
 function resolveImports(imports: ImportInfo[], callbacks: ReadonlyMap<string, Callback>, context: ErrorContext): Callback[] {
   const used: Callback[] = [];
   for (const imp of imports) {
-    const refuse = (reason: string): never => {
-      throw new UnresolvedImportError(imp.module, imp.name, reason, context);
+    const refuse = (reason: string, problem: UnresolvedImportProblem): never => {
+      throw new UnresolvedImportError(imp.module, imp.name, reason, context, problem);
     };
-    if (imp.kind !== 'function') refuse(`is a ${imp.kind}; the engine provides only functions`);
+    if (imp.kind !== 'function') refuse(`is a ${imp.kind}; the engine provides only functions`, 'not-a-function');
     const type = imp.type!;
     if (imp.module === 'wasp') {
       const expected = Object.hasOwn(HOST_IMPORTS, imp.name) ? HOST_IMPORTS[imp.name] : undefined;
-      if (expected === undefined) refuse(`is not a wasp host function (${Object.keys(HOST_IMPORTS).join(', ')})`);
-      else if (!sameType(expected, type)) refuse(`has type ${formatType(type)}, expected ${formatType(expected)}`);
+      if (expected === undefined) refuse(`is not a wasp host function (${Object.keys(HOST_IMPORTS).join(', ')})`, 'unknown-host-function');
+      else if (!sameType(expected, type)) refuse(`has type ${formatType(type)}, expected ${formatType(expected)}`, 'wrong-type');
     } else if (WASI_MODULES.has(imp.module)) {
       continue;
     } else {
       const callback = callbacks.get(`${imp.module}.${imp.name}`);
-      if (callback === undefined) refuse('has no callback: add it with engine.addCallback before registering the plugin');
+      if (callback === undefined) refuse('has no callback: add it with engine.addCallback before registering the plugin', 'no-callback');
       else if (!sameType(callback.wasmType, type)) {
-        refuse(`has type ${formatType(type)}, but the callback's signature needs ${formatType(callback.wasmType)}`);
+        refuse(`has type ${formatType(type)}, but the callback's signature needs ${formatType(callback.wasmType)}`, 'wrong-type');
       } else used.push(callback);
     }
   }

@@ -46,11 +46,11 @@ export interface PublishFailureDetails {
 }
 
 /**
- * A publish that retrying cannot fix: the input is dead-lettered with this error at once, not
- * redelivered. Made by failures.ts `publishFailure`, which decides the class from the reason.
+ * A publish that failed, with what is known of it; catch this for either kind. Its class says the
+ * kind: PublishRejectedError (permanent) or TransientPublishError, both made by failures.ts
+ * `publishFailure`, which decides the class from the reason.
  */
-export class PublishRejectedError extends WaspError {
-  override name = 'PublishRejectedError';
+export abstract class PublishFailedError extends WaspError {
   readonly size: number | undefined;
   readonly limit: number | undefined;
   readonly stream: string | undefined;
@@ -68,23 +68,18 @@ export class PublishRejectedError extends WaspError {
   }
 }
 
+/** A publish that retrying cannot fix: the input is dead-lettered with this error at once, not redelivered. */
+export class PublishRejectedError extends PublishFailedError {
+  override name = 'PublishRejectedError';
+}
+
 /**
  * A publish that may succeed later (a timeout, a disconnect, a stream away): with JetStream input
- * the input is nak'ed with backoff and redelivered, and dead-lettered at its last delivery.
+ * it is retried in place or the input is nak'ed with backoff and redelivered, and dead-lettered
+ * at its last delivery.
  */
-export class TransientPublishError extends WaspError {
+export class TransientPublishError extends PublishFailedError {
   override name = 'TransientPublishError';
-  readonly stream: string | undefined;
-  constructor(
-    message: string,
-    readonly reason: PublishFailureReason,
-    /** the subject it was published to */
-    readonly subject: string,
-    details: PublishFailureDetails = {},
-  ) {
-    super(message, { cause: details.cause });
-    this.stream = details.stream;
-  }
 }
 
 /**

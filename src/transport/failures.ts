@@ -16,7 +16,7 @@ import {
 } from '@nats-io/nats-core';
 import { describe } from '../engine/errors.js';
 import type { Logger } from '../engine/logger.js';
-import { PublishRejectedError, TransientPublishError, type PublishFailureDetails, type PublishFailureReason } from './errors.js';
+import { PublishFailedError, PublishRejectedError, TransientPublishError, type PublishFailureDetails, type PublishFailureReason } from './errors.js';
 
 export type FailureClass = 'transient' | 'permanent';
 
@@ -79,7 +79,7 @@ export function reasonOf(error: unknown): PublishFailureReason {
 }
 
 function ownReason(e: Error): PublishFailureReason | undefined {
-  if (e instanceof PublishRejectedError || e instanceof TransientPublishError) return e.reason;
+  if (e instanceof PublishFailedError) return e.reason;
   if (e instanceof InvalidSubjectError) return 'invalid-subject';
   if (e instanceof PermissionViolationError) return 'not-permitted';
   // nats.js names the argument (payload over max_payload, a header value) only in the message;
@@ -108,7 +108,7 @@ function ownReason(e: Error): PublishFailureReason | undefined {
 }
 
 /** The typed error of a failed publish: PublishRejectedError when permanent, else TransientPublishError. */
-export function publishFailure(subject: string, reason: PublishFailureReason, details: PublishFailureDetails = {}): PublishRejectedError | TransientPublishError {
+export function publishFailure(subject: string, reason: PublishFailureReason, details: PublishFailureDetails = {}): PublishFailedError {
   const message = `publish to ${subject} ${FAILURE_CLASSES[reason] === 'permanent' ? 'refused' : 'failed'}: ${explain(subject, reason, details)}`;
   return FAILURE_CLASSES[reason] === 'permanent'
     ? new PublishRejectedError(message, reason, subject, details)

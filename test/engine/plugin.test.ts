@@ -69,17 +69,18 @@ describe('registerPlugin', () => {
   it('names every kind of unresolved import', async () => {
     const engine = new Engine();
     engine.addCallback('plugin', 'call_me', (s: string) => s, { params: ['string'], result: 'string' });
-    const cases: [string, RegExp][] = [
-      ['(import "wasp" "bogus" (func))', /import wasp\.bogus is not a wasp host function/],
-      ['(import "wasp" "output" (func (param i32)))', /import wasp\.output has type \(i32\) -> \(\), expected \(i32, i32\) -> \(\)/],
-      ['(import "plugin" "missing" (func))', /import plugin\.missing has no callback/],
-      ['(import "plugin" "call_me" (func (param i32 i32) (result i32)))', /call_me has type \(i32, i32\) -> i32, but the callback's signature needs \(i32, i32\) -> i64/],
-      ['(import "env" "memory" (memory 1))', /import env\.memory is a memory/],
+    const cases: [string, RegExp, string][] = [
+      ['(import "wasp" "bogus" (func))', /import wasp\.bogus is not a wasp host function/, 'unknown-host-function'],
+      ['(import "wasp" "output" (func (param i32)))', /import wasp\.output has type \(i32\) -> \(\), expected \(i32, i32\) -> \(\)/, 'wrong-type'],
+      ['(import "plugin" "missing" (func))', /import plugin\.missing has no callback/, 'no-callback'],
+      ['(import "plugin" "call_me" (func (param i32 i32) (result i32)))', /call_me has type \(i32, i32\) -> i32, but the callback's signature needs \(i32, i32\) -> i64/, 'wrong-type'],
+      ['(import "env" "memory" (memory 1))', /import env\.memory is a memory/, 'not-a-function'],
     ];
-    for (const [i, [imports, message]] of cases.entries()) {
+    for (const [i, [imports, message, problem]] of cases.entries()) {
       const error = await engine.registerPlugin(`p${i}`, await wat(`(module ${imports})`)).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(UnresolvedImportError);
       expect((error as Error).message).toMatch(message);
+      expect((error as UnresolvedImportError).problem).toBe(problem);
     }
   });
 

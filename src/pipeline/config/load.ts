@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isAlias, isCollection, isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, Parser, visit, type CST, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import { describe, WaspError } from '../../engine/errors.js';
+import { describe, MemoryLimitError, PluginHashMismatchError, UnresolvedImportError, WaspError } from '../../engine/errors.js';
 import { compilePlugin } from '../../engine/plugin.js';
 import { MISSING_DEAD_LETTER, pipelineFileSchema, pluginSchema, stageSchema, type PipelineConfig, type PipelineFile } from './schema.js';
 
@@ -482,11 +482,9 @@ async function checkMeaning(config: MeaningView, checkPlugins: boolean, problem:
       plugin = await compilePlugin(name, p.path, { sha256: p.sha256, timeoutMs: p.timeoutMs, memoryLimitPages: p.memoryLimitPages, maxOutputBytes: p.maxOutputBytes }, new Map());
     } catch (error) {
       const e = error as WaspError;
-      const key = e.name === 'PluginHashMismatchError' ? 'sha256' : e.name === 'MemoryLimitError' ? 'memoryLimitPages' : 'path';
+      const key = e instanceof PluginHashMismatchError ? 'sha256' : e instanceof MemoryLimitError ? 'memoryLimitPages' : 'path';
       const message =
-        e.name === 'UnresolvedImportError' && /has no callback/.test(e.message)
-          ? `unsatisfied import ${(e as WaspError & { module: string; field: string }).module}.${(e as WaspError & { field: string }).field}: pipelines provide no host callbacks`
-          : e.message;
+        e instanceof UnresolvedImportError && e.problem === 'no-callback' ? `unsatisfied import ${e.module}.${e.field}: pipelines provide no host callbacks` : e.message;
       problem(['plugins', name, key], message);
       continue;
     }
