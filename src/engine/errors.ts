@@ -205,3 +205,19 @@ export function asWaspError(error: unknown): WaspError {
 export function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** A wasp-go plugin called env.raise_error during the call: the call fails with the plugin's message. */
+export class PluginRaisedError extends WaspError {
+  override name = 'PluginRaisedError';
+  constructor(
+    readonly pluginMessage: string,
+    context: ErrorContext,
+  ) {
+    super(`plugin ${context.plugin}: ${context.function} raised an error: ${pluginMessage}`, context);
+  }
+}
+
+/** The module does not fit the ABI it was registered with or detected as (it lacks an export the ABI needs, say). */
+export class AbiError extends WaspError {
+  override name = 'AbiError';
+}

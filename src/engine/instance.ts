@@ -1,4 +1,6 @@
 import type { WASI } from '@wasmer/wasi';
+import type { AbiCalls, AbiPort } from './abi/abi.js';
+import { WaspGoCalls } from './abi/wasp-go.js';
 import { bindCallback, type CallbackHost } from './callbacks.js';
 import {
   AllocationError,
@@ -133,6 +135,8 @@ export class Instance {
   readonly #logFields: Record<string, unknown> | undefined;
   readonly #timeoutMs: number;
   readonly #stdio: { flush(): void } | undefined;
+  /** the calls of a plugin of another ABI than wasp/1 (undefined for wasp/1, whose calls are this class's own) */
+  readonly #abi: AbiCalls | undefined;
   #refusedEmits = 0;
   // The deadline: when the current call first looked at the clock (0: not yet), and whether it ran out.
   #callStart = 0;
@@ -187,8 +191,11 @@ export class Instance {
         header: (np: number, nl: number, ptr: number, cap: number) => this.#header(np, nl, ptr, cap),
       },
     };
+    const goCalls = plugin.abi === 'wasp-go' ? new WaspGoCalls(this.#port(), (name) => plugin.functionType(name)) : undefined;
+    this.#abi = goCalls;
+    if (goCalls !== undefined) Object.assign(imports, goCalls.hostImports());
     for (const callback of plugin.callbacks) {
-      (imports[callback.namespace] ??= {})[callback.name] = bindCallback(callback, host);
+      (imports[callback.namespace] ??= {})[callback.name] = goCalls !== undefined ? goCalls.bindCallback(callback) : bindCallback(callback, host);
     }
     const module = plugin.moduleFor(this.#timeoutMs);
     if (this.#timeoutMs > 0) imports[DEADLINE_IMPORT.module] = { [DEADLINE_IMPORT.name]: this.#check };
@@ -196,6 +203,7 @@ export class Instance {
       this.#wasi = createWasi(options.wasi ?? plugin.wasi ?? {}, { plugin: plugin.name });
       const wasi = this.#wasi.getImports(module) as Record<string, Record<string, unknown>>;
       this.#stdio = routeOutput(wasi, () => this.#memory?.bytes(), (stream, line) => this.#logLine('debug', line, stream));
+      if (goCalls !== undefined) catchExit(wasi);
       Object.assign(imports, wasi);
     }
 
@@ -217,14 +225,40 @@ export class Instance {
     this.#free = (asFunction(wasm.exports.wasp_free) as ((ptr: number, size: number) => void) | undefined) ?? noFree;
 
     const initialize = asFunction(wasm.exports._initialize);
-    if (initialize !== undefined) {
+    // Go Wasp never runs _start, yet a TinyGo module's _start sets up its runtime (and returns, or
+    // exits 0): without it the module corrupts its own heap after some thousands of calls.
+    const start = initialize === undefined && goCalls !== undefined ? asFunction(wasm.exports._start) : undefined;
+    const setUp = initialize ?? start;
+    if (setUp !== undefined) {
+      const fn = initialize !== undefined ? '_initialize' : '_start';
       this.#callStart = 0;
       try {
-        initialize();
+        setUp();
       } catch (cause) {
-        throw this.#startFailed('_initialize', '_initialize trapped', cause);
+        if (!(cause instanceof WasiExit && cause.code === 0 && fn === '_start')) {
+          throw this.#startFailed(fn, cause instanceof WasiExit ? `${fn} exited with code ${cause.code}` : `${fn} trapped`, cause);
+        }
       }
     }
+  }
+
+  /** What an ABI adapter sees of this instance (see AbiPort). */
+  #port(): AbiPort {
+    const port: AbiPort = {
+      context: { plugin: this.#plugin.name },
+      memory: () => this.#memory,
+      exports: () => this.#exports,
+      begin: (fn) => this.#begin(fn, MODE_NUMBER),
+      end: () => {
+        this.#state &= REMOVED;
+        if (this.#pending !== null) throw this.#abort(this.#pending, false);
+      },
+      fail: (error, inPlugin) => this.#abort(error, inPlugin),
+      record: (error) => this.#record(error),
+      maxOutputBytes: this.#maxOutput,
+    };
+    Object.defineProperty(port, 'context', { get: () => this.#context() });
+    return port;
   }
 
   /** Why an instance could not be made: its start function or _initialize ran out of time, trapped, or its imports did not fit. */
@@ -281,6 +315,7 @@ export class Instance {
 
   /** Calls an export and returns its own return value (an i64 as bigint; undefined when it returns nothing). */
   call(name: string, ...args: Arg[]): number | bigint | undefined {
+    if (this.#abi !== undefined) return this.#abi.call(name, args);
     const entry = this.#entry(name);
     // Spelled out per arity: the private methods are fixed call targets the JIT inlines, where a per-export closure is not.
     if (entry.isPlain === true && args.length === entry.arity) {
@@ -300,6 +335,7 @@ export class Instance {
 
   /** Calls an export that hands back its result through wasp.output: the output as text, null when it gave none. */
   callString(name: string, arg?: Arg, ...more: Arg[]): string | null {
+    if (this.#abi !== undefined) return this.#abi.callString(name, arg === undefined ? more : [arg, ...more]);
     const entry = this.#statusEntry(name);
     if (more.length === 0 && entry.isBlockCall === true && typeof arg === 'string') this.#callWithString(entry, arg, MODE_STRING);
     else this.#callAny(entry, arg, more, MODE_STRING);
@@ -308,6 +344,7 @@ export class Instance {
 
   /** Like callString, for bytes. */
   callBytes(name: string, arg?: Arg, ...more: Arg[]): Uint8Array | null {
+    if (this.#abi !== undefined) return this.#abi.callBytes(name, arg === undefined ? more : [arg, ...more]);
     const entry = this.#statusEntry(name);
     if (more.length === 0 && entry.isBlockCall === true && arg instanceof Uint8Array) this.#callWithBytes(entry, arg, MODE_BYTES);
     else this.#callAny(entry, arg, more, MODE_BYTES);
@@ -326,12 +363,14 @@ export class Instance {
    * every output in order, and the message set with wasp.error, if any.
    */
   callRaw(name: string, ...args: Arg[]): RawResult {
+    if (this.#abi !== undefined) return { value: this.#abi.call(name, args) as RawResult['value'], outputs: [], errorMessage: null };
     const value = this.#invoke(this.#entry(name), args, MODE_NUMBER) as RawResult['value'];
     return { value, outputs: this.#all() as Uint8Array[], errorMessage: this.#errorMessage };
   }
 
   /** Every output of the call, in order: none, one, or several (a flatMap). */
   callOutputs(name: string, ...args: Arg[]): Uint8Array[] {
+    if (this.#abi !== undefined) return this.#abi.callOutputs(name, args);
     this.#invoke(this.#statusEntry(name), args, MODE_BYTES);
     return this.#all() as Uint8Array[];
   }
@@ -341,6 +380,7 @@ export class Instance {
    * itself for one, an array only for several, so the common call allocates nothing but its copy.
    */
   callFlat(name: string, arg: Uint8Array | string): Uint8Array | Uint8Array[] | null {
+    if (this.#abi !== undefined) return this.#abi.callBytes(name, [arg]);
     const entry = this.#statusEntry(name);
     if (entry.isBlockCall === true && arg instanceof Uint8Array) this.#callWithBytes(entry, arg, MODE_BYTES);
     else this.#callAny(entry, arg, [], MODE_BYTES);
@@ -353,6 +393,15 @@ export class Instance {
    * call skips the lookup.
    */
   func<R extends ResultKind>(name: string, spec: FuncSpec<R>): (...args: Arg[]) => ResultOf<R> {
+    const abi = this.#abi;
+    if (abi !== undefined) {
+      this.#plugin.functionType(name); // a missing export fails here, not on first call
+      const r = spec.result;
+      return ((...args: Arg[]) =>
+        r === 'string' ? abi.callString(name, args) : r === 'bytes' ? abi.callBytes(name, args) : r === 'outputs' ? abi.callOutputs(name, args) : abi.call(name, args)) as (
+        ...args: Arg[]
+      ) => ResultOf<R>;
+    }
     const mode = spec.result === 'string' ? MODE_STRING : spec.result === 'number' || spec.result === 'void' ? MODE_NUMBER : MODE_BYTES;
     const entry = mode === MODE_NUMBER ? this.#entry(name) : this.#statusEntry(name);
     checkSpec(entry, spec, this.#context());
@@ -524,9 +573,13 @@ export class Instance {
   }
 
   #enter(entry: Entry, mode: Mode): void {
-    if (this.#state !== IDLE) throw this.#stateError(entry.name);
+    this.#begin(entry.name, mode);
+  }
+
+  #begin(name: string, mode: Mode): void {
+    if (this.#state !== IDLE) throw this.#stateError(name);
     this.#state = BUSY;
-    this.#function = entry.name;
+    this.#function = name;
     this.#mode = mode;
     this.#count = 0;
     this.#errorMessage = null;
@@ -1012,5 +1065,23 @@ function checkSpec(entry: Entry, spec: FuncSpec, context: ErrorContext): void {
       `plugin ${context.plugin}: ${entry.name} has type ${formatType(entry.type)}, which does not fit ${JSON.stringify(spec)} (needs ${formatType(want)})`,
       { ...context, function: entry.name },
     );
+  }
+}
+
+/** proc_exit from a wasp-go module: thrown through the plugin, so _start may end with exit code 0. */
+class WasiExit extends Error {
+  constructor(readonly code: number) {
+    super(`proc_exit(${code})`);
+  }
+}
+
+/** Turns WASI's proc_exit into a WasiExit the instance can tell apart (during _start, exit 0 ends set-up). */
+function catchExit(wasi: Record<string, Record<string, unknown>>): void {
+  for (const module of Object.values(wasi)) {
+    if (typeof module.proc_exit === 'function') {
+      module.proc_exit = (code: number) => {
+        throw new WasiExit(code);
+      };
+    }
   }
 }

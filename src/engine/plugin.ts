@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { detectAbi, type AbiName, ABI_NAMES } from './abi/abi.js';
+import { WASP_GO_HOST_IMPORTS, waspGoCallbackType } from './abi/wasp-go.js';
 import type { Callback } from './callbacks.js';
 import { instrumentModule } from './deadline/instrument.js';
 import {
+  AbiError,
   describe,
   FunctionNotFoundError,
   InstanceStateError,
@@ -27,6 +30,8 @@ export interface PluginOptions extends Partial<PluginLimits> {
   sha256?: string;
   /** Default WASI world for instances; getInstance may override it. */
   wasi?: WasiOptions;
+  /** The ABI the plugin was built for; detected from its imports and exports when left out (see detectAbi). */
+  abi?: AbiName;
 }
 
 /** A module compiled for each way it runs: instrumented for a deadline, or plain for callers who turn it off. */
@@ -57,6 +62,8 @@ export class Plugin {
     variants: Variants,
     /** the module's bytes after the memory cap, to compile a variant not made yet (absent in workers) */
     code?: Uint8Array,
+    /** the calling convention its exports and imports follow */
+    readonly abi: AbiName = 'wasp/1',
   ) {
     this.#code = code;
     this.exports = info.exports;
@@ -141,7 +148,8 @@ export async function compilePlugin(
   }
 
   const code = limitMemory(bytes, info, limits.memoryLimitPages, context);
-  const resolved = resolveImports(info.imports, callbacks, context);
+  const abi = chooseAbi(options.abi, info, context);
+  const resolved = resolveImports(info.imports, callbacks, context, abi);
   if (info.imports.some((i) => WASI_MODULES.has(i.module)) && !info.exports.some((e) => e.name === 'memory' && e.kind === 'memory')) {
     throw new PluginCompileError(`plugin ${name}: ${describeSource(source)} imports WASI but exports no memory for it to work in`, context);
   }
@@ -162,7 +170,7 @@ export async function compilePlugin(
     if (cause instanceof PluginCompileError) throw cause;
     throw failed(cause);
   }
-  return new Plugin(name, sha256, info, resolved, limits, options.wasi, variants, code);
+  return new Plugin(name, sha256, info, resolved, limits, options.wasi, variants, code, abi);
 }
 
 /** The module with its deadline checks (see deadline/instrument.ts), or a PluginCompileError saying why it cannot have them. */
@@ -187,8 +195,21 @@ function limitMemory(bytes: Uint8Array, info: ReturnType<typeof readModuleInfo>,
   return capMemory(bytes, info, pages);
 }
 
-/** Every import must be a wasp host function, WASI, or a registered callback of the same Wasm signature. */
-function resolveImports(imports: ImportInfo[], callbacks: ReadonlyMap<string, Callback>, context: ErrorContext): Callback[] {
+/** The ABI asked for, checked against the module, or the one the module shows. */
+function chooseAbi(asked: AbiName | undefined, info: ReturnType<typeof readModuleInfo>, context: ErrorContext): AbiName {
+  if (asked !== undefined && !ABI_NAMES.includes(asked)) {
+    throw new AbiError(`plugin ${context.plugin}: unknown ABI ${String(asked)} (one of ${ABI_NAMES.join(', ')})`, context);
+  }
+  const abi = asked ?? detectAbi(info.imports, info.exports);
+  if (abi === 'extism') throw new AbiError(`plugin ${context.plugin}: ABI extism is not supported yet (the module imports Extism's kernel)`, context);
+  return abi;
+}
+
+/**
+ * Every import must be a host function of the plugin's ABI, WASI, or a registered callback of
+ * the Wasm signature the ABI gives it (wasp/1: a string is (ptr, len); wasp-go: one pointer).
+ */
+function resolveImports(imports: ImportInfo[], callbacks: ReadonlyMap<string, Callback>, context: ErrorContext, abi: AbiName = 'wasp/1'): Callback[] {
   const used: Callback[] = [];
   for (const imp of imports) {
     const refuse = (reason: string, problem: UnresolvedImportProblem): never => {
@@ -196,7 +217,12 @@ function resolveImports(imports: ImportInfo[], callbacks: ReadonlyMap<string, Ca
     };
     if (imp.kind !== 'function') refuse(`is a ${imp.kind}; the engine provides only functions`, 'not-a-function');
     const type = imp.type!;
-    if (imp.module === 'wasp') {
+    const goHost = abi === 'wasp-go' && Object.hasOwn(WASP_GO_HOST_IMPORTS, imp.module) ? WASP_GO_HOST_IMPORTS[imp.module]! : undefined;
+    if (goHost !== undefined && Object.hasOwn(goHost, imp.name)) {
+      if (!sameType(goHost[imp.name]!, type)) refuse(`has type ${formatType(type)}, expected ${formatType(goHost[imp.name]!)}`, 'wrong-type');
+      continue;
+    }
+    if (abi === 'wasp/1' && imp.module === 'wasp') {
       const expected = Object.hasOwn(HOST_IMPORTS, imp.name) ? HOST_IMPORTS[imp.name] : undefined;
       if (expected === undefined) refuse(`is not a wasp host function (${Object.keys(HOST_IMPORTS).join(', ')})`, 'unknown-host-function');
       else if (!sameType(expected, type)) refuse(`has type ${formatType(type)}, expected ${formatType(expected)}`, 'wrong-type');
@@ -205,9 +231,10 @@ function resolveImports(imports: ImportInfo[], callbacks: ReadonlyMap<string, Ca
     } else {
       const callback = callbacks.get(`${imp.module}.${imp.name}`);
       if (callback === undefined) refuse('has no callback: add it with engine.addCallback before registering the plugin', 'no-callback');
-      else if (!sameType(callback.wasmType, type)) {
-        refuse(`has type ${formatType(type)}, but the callback's signature needs ${formatType(callback.wasmType)}`, 'wrong-type');
-      } else used.push(callback);
+      const wanted = abi === 'wasp-go' ? waspGoCallbackType(callback!.signature) : callback!.wasmType;
+      if (!sameType(wanted, type)) {
+        refuse(`has type ${formatType(type)}, but the callback's signature needs ${formatType(wanted)}`, 'wrong-type');
+      } else used.push(callback!);
     }
   }
   return used;

@@ -1,6 +1,7 @@
 // What a worker thread of a pool is started with, and how typed errors
 // cross the thread boundary.
 import type { MessagePort } from 'node:worker_threads';
+import type { AbiName } from '../abi/abi.js';
 import * as errors from '../errors.js';
 import type { ExportInfo, ImportInfo } from '../wasm-binary.js';
 import type { LogLevel } from '../logger.js';
@@ -14,6 +15,7 @@ export interface WorkerSetup {
   /** the variant for `timeoutMs`: instrumented for the deadline, or plain when it is 0 */
   module: WebAssembly.Module;
   sha256: string;
+  abi: AbiName;
   exports: readonly ExportInfo[];
   imports: readonly ImportInfo[];
   limits: PluginLimits;

@@ -160,6 +160,7 @@ export class WorkerPluginPool implements PluginPool {
       name: this.plugin.name,
       module: this.plugin.moduleFor(this.#timeoutMs),
       sha256: this.plugin.sha256,
+      abi: this.plugin.abi,
       exports: this.plugin.exports,
       imports: this.plugin.imports,
       limits: { ...this.plugin.limits, timeoutMs: this.#timeoutMs },

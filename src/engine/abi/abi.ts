@@ -1,0 +1,46 @@
+// The calling conventions a plugin may be written against. wasp/1 is the engine's own and lives
+// in instance.ts, on the hot path; the others are adapters the instance hands its calls to.
+import type { ErrorContext, WaspError } from '../errors.js';
+import type { PluginMemory } from '../memory.js';
+import type { ExportInfo, ImportInfo } from '../wasm-binary.js';
+
+export type AbiName = 'wasp/1' | 'wasp-go' | 'extism';
+export const ABI_NAMES: readonly AbiName[] = ['wasp/1', 'wasp-go', 'extism'];
+
+/**
+ * The ABI a module was built for, from what it imports and exports: Extism's kernel imports mean
+ * extism; Go Wasp's allocate and get_string_size without wasp_alloc mean wasp-go; else wasp/1.
+ */
+export function detectAbi(imports: readonly ImportInfo[], exports: readonly ExportInfo[]): AbiName {
+  if (imports.some((i) => i.module === 'extism:host/env' || (i.module === 'env' && i.name.startsWith('extism_')))) return 'extism';
+  const exported = (name: string): boolean => exports.some((e) => e.name === name && e.kind === 'function');
+  if (exported('allocate') && exported('get_string_size') && !exported('wasp_alloc')) return 'wasp-go';
+  return 'wasp/1';
+}
+
+/** What an ABI adapter may ask of the instance it serves: its memory and exports, and the call's bookkeeping. */
+export interface AbiPort {
+  readonly context: ErrorContext;
+  /** the plugin's memory (set once instantiated) */
+  memory(): PluginMemory | undefined;
+  /** the plugin's exports (set once instantiated) */
+  exports(): WebAssembly.Exports;
+  /** Starts a call of `fn`: the instance becomes busy and the deadline restarts; throws when the instance is busy or removed. */
+  begin(fn: string): void;
+  /** Ends a call that returned: throws what a host function recorded for it (a callback that failed, say). */
+  end(): void;
+  /** Ends a call that threw; `inPlugin`: the plugin was unwound (a trap, the deadline), so the instance must be replaced. */
+  fail(error: unknown, inPlugin: boolean): WaspError;
+  /** Records a failure for the current call without unwinding the plugin; end() throws it. */
+  record(error: WaspError): void;
+  readonly maxOutputBytes: number;
+}
+
+/** The calls of Instance, for a plugin of another ABI. */
+export interface AbiCalls {
+  call(name: string, args: readonly unknown[]): number | bigint | undefined;
+  callString(name: string, args: readonly unknown[]): string | null;
+  callBytes(name: string, args: readonly unknown[]): Uint8Array | null;
+  /** Every output of a call: none or one for these ABIs. */
+  callOutputs(name: string, args: readonly unknown[]): Uint8Array[];
+}

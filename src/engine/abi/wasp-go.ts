@@ -1,0 +1,283 @@
+// ABI wasp-go: the conventions of the Go Wasp project (github.com/nicholasjackson/wasp, go-abi/),
+// so that its plugins run unmodified. Every parameter and result is one value: a string is a
+// pointer to NUL-terminated UTF-8 in a block from the plugin's allocate(size); bytes are a pointer
+// to a block holding a little-endian u32 length and then the data; a string result's length comes
+// from the plugin's get_string_size(ptr). The host frees, with deallocate(ptr, size) when the
+// plugin exports it, every block it allocated and every block it was handed, once per call.
+// env.raise_error(ptr) fails the call with the plugin's message.
+//
+// Fixed rather than copied from Go Wasp: strings are written as UTF-8 (it wrote one byte per code
+// point) with the NUL inside the block (it wrote one past it), and a block is freed with its own
+// size, NUL or length prefix included.
+import type { Callback, CallbackSignature } from '../callbacks.js';
+import {
+  AllocationError,
+  CallbackError,
+  FunctionNotFoundError,
+  OutputLimitError,
+  PluginRaisedError,
+  SignatureError,
+  WaspError,
+} from '../errors.js';
+import { formatType } from '../host-imports.js';
+import type { PluginMemory } from '../memory.js';
+import { outOfBounds } from '../memory.js';
+import type { FuncType, ValType } from '../wasm-binary.js';
+import type { AbiCalls, AbiPort } from './abi.js';
+
+/** The host functions a wasp-go plugin may import, by module and name. */
+export const WASP_GO_HOST_IMPORTS: Readonly<Record<string, Readonly<Record<string, FuncType>>>> = {
+  env: { raise_error: { params: ['i32'], results: [] } },
+};
+
+/** The Wasm type a wasp-go plugin imports a callback with: a string or bytes is one pointer. */
+export function waspGoCallbackType(signature: CallbackSignature): FuncType {
+  const one = (t: string): ValType => (t === 'string' || t === 'bytes' ? 'i32' : (t as ValType));
+  const r = signature.result ?? 'void';
+  return { params: signature.params.map(one), results: r === 'void' ? [] : [one(r)] };
+}
+
+const NUMBER = 0;
+const STRING = 1;
+const BYTES = 2;
+type Kind = typeof NUMBER | typeof STRING | typeof BYTES;
+
+/** A plugin's allocate/deallocate/get_string_size, read from its exports once it is instantiated. */
+interface Kernel {
+  allocate: ((size: number) => number) | undefined;
+  deallocate: ((ptr: number, size: number) => void) | undefined;
+  stringSize: ((ptr: number) => number) | undefined;
+}
+
+export class WaspGoCalls implements AbiCalls {
+  /** Blocks to deallocate when the call ends, pointer -> size: a Map, so a block handed back and forth is freed once. */
+  readonly #frees = new Map<number, number>();
+  #raised: string | null = null;
+  #kernel: Kernel | undefined;
+
+  constructor(
+    readonly port: AbiPort,
+    readonly functionType: (name: string) => FuncType,
+  ) {}
+
+  /** The imports this ABI answers (env.raise_error), bound to this instance. */
+  hostImports(): Record<string, Record<string, unknown>> {
+    return {
+      env: {
+        raise_error: (ptr: number) => {
+          const message = this.#readString(ptr, 'the message of env.raise_error');
+          this.#raised ??= message;
+        },
+      },
+    };
+  }
+
+  /** A callback as a wasp-go plugin imports it: pointers in, a pointer (or number) out. */
+  bindCallback(callback: Callback): (...raw: number[]) => unknown {
+    const { params, result = 'void' } = callback.signature;
+    const label = `${callback.namespace}.${callback.name}`;
+    const fail = (cause: unknown): CallbackError => new CallbackError(label, { ...this.port.context, cause });
+    return (...raw: number[]) => {
+      const args = params.map((t, i) =>
+        t === 'string' ? this.#readString(raw[i]!, `argument to ${label}`) : t === 'bytes' ? this.#readBytes(raw[i]!, `argument to ${label}`) : raw[i],
+      );
+      let value: unknown;
+      try {
+        value = callback.fn(...args);
+      } catch (error) {
+        throw fail(error);
+      }
+      if (value instanceof Promise) {
+        value.catch(() => {});
+        throw fail(new TypeError('returned a Promise: callbacks of inline instances must be synchronous'));
+      }
+      if (result === 'void') return undefined;
+      if (result === 'string' || result === 'bytes') {
+        if (value === null || value === undefined) return 0;
+        if (result === 'string' && typeof value !== 'string') throw fail(new TypeError(`returned ${typeof value}, expected a string`));
+        if (result === 'bytes' && !(value instanceof Uint8Array)) throw fail(new TypeError(`returned ${typeof value}, expected a Uint8Array`));
+        return this.#write(value as string | Uint8Array);
+      }
+      if (result === 'i64') return typeof value === 'bigint' ? value : BigInt(value as number);
+      if (typeof value !== 'number') throw fail(new TypeError(`returned ${typeof value}, expected a number`));
+      return value;
+    };
+  }
+
+  call(name: string, args: readonly unknown[]): number | bigint | undefined {
+    return this.#run(name, args, NUMBER) as number | bigint | undefined;
+  }
+
+  callString(name: string, args: readonly unknown[]): string | null {
+    return this.#run(name, args, STRING) as string | null;
+  }
+
+  callBytes(name: string, args: readonly unknown[]): Uint8Array | null {
+    return this.#run(name, args, BYTES) as Uint8Array | null;
+  }
+
+  callOutputs(name: string, args: readonly unknown[]): Uint8Array[] {
+    const out = this.#run(name, args, BYTES) as Uint8Array | null;
+    return out === null ? [] : [out];
+  }
+
+  #run(name: string, args: readonly unknown[], kind: Kind): unknown {
+    const port = this.port;
+    const fn = port.exports()[name];
+    if (typeof fn !== 'function') {
+      throw new FunctionNotFoundError(`plugin ${port.context.plugin} exports no function ${name}`, { ...port.context, function: name });
+    }
+    const type = this.functionType(name);
+    port.begin(name);
+    // where it failed: while copying in, in the plugin (unwound: it must be replaced), or while reading the result
+    let phase = 0;
+    let out: unknown;
+    try {
+      const values = this.#marshal(name, type, args);
+      phase = 1;
+      const result = (fn as (...a: unknown[]) => unknown)(...values);
+      phase = 2;
+      if (kind !== NUMBER && type.results[0] !== 'i32') throw this.#signature(name, type, `returns ${formatType(type)}, not a pointer`);
+      out = kind === NUMBER ? result : result === 0 ? null : kind === STRING ? this.#resultString(result as number) : this.#readBytes(result as number, `the result of ${name}`);
+    } catch (error) {
+      this.#raised = null;
+      this.#freeAll();
+      throw port.fail(error, phase === 1 || !(error instanceof WaspError));
+    }
+    try {
+      this.#freeAll();
+    } catch (error) {
+      this.#raised = null;
+      throw port.fail(error, true);
+    }
+    const raised = this.#raised;
+    if (raised !== null) {
+      this.#raised = null;
+      throw port.fail(new PluginRaisedError(raised, { ...port.context, function: name }), false);
+    }
+    port.end();
+    return out;
+  }
+
+  /** The call's arguments as the export's parameters: numbers as they are, a string or bytes as a pointer to a fresh block. */
+  #marshal(name: string, type: FuncType, args: readonly unknown[]): unknown[] {
+    if (args.length !== type.params.length) {
+      throw this.#signature(name, type, `takes ${type.params.length} argument(s), ${args.length} given`);
+    }
+    return args.map((arg, i) => {
+      const param = type.params[i];
+      if (typeof arg === 'string' || arg instanceof Uint8Array) {
+        if (param !== 'i32') throw this.#signature(name, type, `argument ${i + 1} (${typeof arg === 'string' ? 'string' : 'bytes'}) needs an i32 parameter`);
+        return this.#write(arg);
+      }
+      if (param === 'i64') {
+        if (typeof arg === 'bigint') return arg;
+        if (typeof arg === 'number' && Number.isSafeInteger(arg)) return BigInt(arg);
+      } else if (typeof arg === 'number') {
+        return arg;
+      }
+      throw this.#signature(name, type, `argument ${i + 1} (${typeof arg}) does not fit`);
+    });
+  }
+
+  #signature(name: string, type: FuncType, what: string): SignatureError {
+    return new SignatureError(`plugin ${this.port.context.plugin}: ${name} has type ${formatType(type)}: ${what}`, { ...this.port.context, function: name });
+  }
+
+  /** A string (UTF-8 and a NUL) or bytes (u32 length and the data) in a block from the plugin's allocate, freed when the call ends. */
+  #write(value: string | Uint8Array): number {
+    const isString = typeof value === 'string';
+    const length = isString ? Buffer.byteLength(value, 'utf8') : value.length;
+    const size = isString ? length + 1 : length + 4;
+    const ptr = this.#allocate(size);
+    const memory = this.#memory();
+    if (isString) {
+      memory.writeUtf8(value, ptr, length);
+      memory.bytes()[ptr + length] = 0;
+    } else {
+      const u8 = memory.bytes();
+      new DataView(u8.buffer, u8.byteOffset).setUint32(ptr, length, true);
+      u8.set(value, ptr + 4);
+    }
+    this.#frees.set(ptr, size);
+    return ptr;
+  }
+
+  #allocate(size: number): number {
+    const allocate = this.#kernelOf().allocate;
+    if (allocate === undefined) {
+      throw new AllocationError(`plugin ${this.port.context.plugin}: cannot pass strings or bytes: the plugin exports no allocate (ABI wasp-go)`, this.port.context);
+    }
+    const ptr = allocate(size) >>> 0;
+    if (ptr === 0 || ptr + size > this.#memory().bytes().length) {
+      throw new AllocationError(`plugin ${this.port.context.plugin}: allocate(${size}) returned ${ptr === 0 ? '0' : `${ptr}, outside memory`}`, this.port.context);
+    }
+    return ptr;
+  }
+
+  /** An export's string result: its length from get_string_size, as Go Wasp asks it. */
+  #resultString(ptr: number): string {
+    const stringSize = this.#kernelOf().stringSize;
+    if (stringSize === undefined) return this.#readString(ptr, 'the result');
+    const p = ptr >>> 0;
+    const length = stringSize(p) >>> 0;
+    this.#limit(length, 'the result');
+    const text = this.#memory().string(p, length, 'the result', this.port.context);
+    this.#frees.set(p, length + 1);
+    return text;
+  }
+
+  /** A NUL-terminated string the plugin handed over, noted for freeing. */
+  #readString(ptr: number, what: string): string {
+    const p = ptr >>> 0;
+    const u8 = this.#memory().bytes();
+    if (p >= u8.length) throw outOfBounds(p, 1, u8.length, what, this.port.context);
+    const end = u8.indexOf(0, p);
+    if (end < 0) throw outOfBounds(p, u8.length - p, u8.length, `${what} (no NUL before the end of memory)`, this.port.context);
+    this.#limit(end - p, what);
+    const text = this.#memory().readUtf8(p, end);
+    this.#frees.set(p, end - p + 1);
+    return text;
+  }
+
+  /** A length-prefixed block the plugin handed over, copied out and noted for freeing. */
+  #readBytes(ptr: number, what: string): Uint8Array {
+    const p = ptr >>> 0;
+    const memory = this.#memory();
+    const u8 = memory.bytes();
+    if (p + 4 > u8.length) throw outOfBounds(p, 4, u8.length, what, this.port.context);
+    const length = new DataView(u8.buffer, u8.byteOffset).getUint32(p, true);
+    this.#limit(length, what);
+    const data = memory.copy(p + 4, length, what, this.port.context);
+    this.#frees.set(p, length + 4);
+    return data;
+  }
+
+  #limit(length: number, what: string): void {
+    const max = this.port.maxOutputBytes;
+    if (length > max) {
+      throw new OutputLimitError(`plugin ${this.port.context.plugin}: ${what} is ${length} bytes, over maxOutputBytes ${max}`, this.port.context);
+    }
+  }
+
+  #freeAll(): void {
+    const frees = this.#frees;
+    if (frees.size === 0) return;
+    const deallocate = this.#kernelOf().deallocate;
+    if (deallocate !== undefined) for (const [ptr, size] of frees) deallocate(ptr, size);
+    frees.clear();
+  }
+
+  #memory(): PluginMemory {
+    const memory = this.port.memory();
+    if (memory === undefined) throw new AllocationError(`plugin ${this.port.context.plugin}: strings and bytes need the plugin's memory, and it exports none`, this.port.context);
+    return memory;
+  }
+
+  #kernelOf(): Kernel {
+    if (this.#kernel !== undefined) return this.#kernel;
+    const exports = this.port.exports();
+    const fn = <T>(name: string): T | undefined => (typeof exports[name] === 'function' ? (exports[name] as T) : undefined);
+    return (this.#kernel = { allocate: fn('allocate'), deallocate: fn('deallocate'), stringSize: fn('get_string_size') });
+  }
+}
