@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { Engine, type Arg, type Instance } from '../index.js';
+import { ABI_NAMES, type AbiName } from '../engine/abi/abi.js';
 import { readModuleInfo, type ValType } from '../engine/wasm-binary.js';
 import { RESERVED_NAMESPACES } from '../engine/callbacks.js';
 import type { CommandIO } from './command.js';
@@ -14,6 +15,7 @@ interface CallArgs {
   returns: Returns;
   env: Record<string, string>;
   memoryPages: number | undefined;
+  abi: AbiName | undefined;
 }
 
 /** `wasp call`: one call of one export, result on stdout. */
@@ -29,7 +31,7 @@ async function callOnce(argv: string[]): Promise<string> {
   }));
   const engine = new Engine();
   stubCallbacks(engine, bytes);
-  await engine.registerPlugin('module', bytes, { memoryLimitPages: opts.memoryPages, wasi: { env: opts.env } });
+  await engine.registerPlugin('module', bytes, { memoryLimitPages: opts.memoryPages, wasi: { env: opts.env }, abi: opts.abi });
   const inst = await engine.getInstance('module');
   try {
     return render(inst, opts);
@@ -38,7 +40,23 @@ async function callOnce(argv: string[]): Promise<string> {
   }
 }
 
-function render(inst: Instance, { fn, args, returns }: CallArgs): string {
+function render(inst: Instance, opts: CallArgs): string {
+  return inst.plugin.abi === 'wasp/1' ? renderWasp(inst, opts) : renderPointer(inst, opts);
+}
+
+/**
+ * ABIs whose results come back by pointer (wasp-go): a string argument means a string result,
+ * numbers alone a number, unless --returns says otherwise.
+ */
+function renderPointer(inst: Instance, { fn, args, returns }: CallArgs): string {
+  const kind = returns !== 'auto' ? returns : args.some((a) => typeof a === 'string') ? 'string' : 'number';
+  if (kind === 'string') return inst.callString(fn, ...args) ?? '';
+  if (kind === 'bytes') return Buffer.from(inst.callBytes(fn, ...args) ?? new Uint8Array(0)).toString('hex');
+  const value = inst.call(fn, ...args);
+  return value === undefined ? '' : String(value);
+}
+
+function renderWasp(inst: Instance, { fn, args, returns }: CallArgs): string {
   switch (returns) {
     case 'number':
       return String(inst.call(fn, ...args));
@@ -63,6 +81,7 @@ function parseCallArgs(argv: string[]): CallArgs {
   let returns: Returns = 'auto';
   const env: Record<string, string> = {};
   let memoryPages: number | undefined;
+  let abi: AbiName | undefined;
   let onlyPositional = false;
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i]!;
@@ -91,6 +110,10 @@ function parseCallArgs(argv: string[]): CallArgs {
       const at = pair.indexOf('=');
       if (at <= 0) throw new UsageError(`--env takes KEY=VALUE, not ${pair}`);
       env[pair.slice(0, at)] = pair.slice(at + 1);
+    } else if (flag === '--abi') {
+      const a = value();
+      if (!ABI_NAMES.includes(a as AbiName)) throw new UsageError(`--abi must be one of ${ABI_NAMES.join(', ')}, not ${a}`);
+      abi = a as AbiName;
     } else if (flag === '--memory-pages') {
       memoryPages = Number(value());
       if (!Number.isInteger(memoryPages) || memoryPages < 1) throw new UsageError('--memory-pages takes a positive integer');
@@ -100,7 +123,7 @@ function parseCallArgs(argv: string[]): CallArgs {
   }
   const [module, fn, ...rest] = positional;
   if (module === undefined || fn === undefined) throw new UsageError('wasp call needs a module and a function');
-  return { module, fn, args: rest.map(parseArg), returns, env, memoryPages };
+  return { module, fn, args: rest.map(parseArg), returns, env, memoryPages, abi };
 }
 
 /** A JSON number is numeric (an integer beyond 2^53 stays exact as bigint); anything else is a string. */

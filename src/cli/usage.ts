@@ -9,10 +9,12 @@ export const USAGE = `usage:
   wasp validate <pipeline.yaml>...
             checks pipeline files without running them; exit 1 on any problem
   wasp call <module.wasm> <function> [ARG ...] [--returns string|bytes|number]
-            [--env KEY=VALUE ...] [--memory-pages N]
+            [--env KEY=VALUE ...] [--memory-pages N] [--abi wasp/1|wasp-go|extism]
 
   Each ARG is parsed as JSON: a JSON number is a numeric argument, a JSON
   string a string argument; anything else is passed as a string of its text.
   Without --returns the output is printed as UTF-8 text when the plugin gave
   one (one line per output), otherwise the function's numeric return value.
-  --returns bytes prints outputs as hex.`;
+  --returns bytes prints outputs as hex. The plugin's ABI is detected from
+  the module (--abi overrides it); for wasp-go, a string argument means a
+  string result, numbers alone a number.`;

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseArg } from '../../src/cli/call.js';
 import { wasp } from '../helpers/cli.js';
-import { kits, watExample } from '../helpers/plugins.js';
+import { kits, wat, watExample } from '../helpers/plugins.js';
+import { waspGoPlugin } from '../helpers/wasp-go.js';
 
 describe('wasp call', () => {
   it.each(kits)('calls the $language example', async ({ path }) => {
@@ -23,6 +24,22 @@ describe('wasp call', () => {
     expect((await wasp(['call', watExample, 'hello', 'not json'])).stdout).toBe('Hello not json\n');
     expect((await wasp(['call', watExample, 'hello', '--returns', 'string', '--', '--dashes'])).stdout).toBe('Hello --dashes\n');
     expect((await wasp(['call', watExample, 'half_f32', '5'])).stdout).toBe('2.5\n');
+  });
+
+  it('calls a plugin in the Go Wasp conventions (ABI wasp-go, detected) as its README does', async () => {
+    const file = join(tmpdir(), `wasp-go-${process.pid}.wasm`);
+    await writeFile(file, await wat(waspGoPlugin({ callback: false }), { bulk_memory: true }));
+    expect(await wasp(['call', file, 'hello', '"Nic"'])).toEqual({ code: 0, stdout: 'Hello Nic\n', stderr: '' });
+    expect((await wasp(['call', file, 'hello', 'Zoë 🐝'])).stdout).toBe('Hello Zoë 🐝\n');
+    expect((await wasp(['call', file, 'sum', '3', '2'])).stdout).toBe('5\n');
+    const failed = await wasp(['call', file, 'fail']);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(/raised an error: Ooops/);
+    // forced to wasp/1, a string argument does not fit: the error says so
+    const forced = await wasp(['call', file, 'hello', '"Nic"', '--abi', 'wasp/1']);
+    expect(forced.code).toBe(1);
+    expect(forced.stderr).toMatch(/does not fit hello's type/);
+    expect((await wasp(['call', file, 'hello', 'x', '--abi', 'nope'])).code).toBe(2);
   });
 
   it('passes --env to WASI', async () => {
