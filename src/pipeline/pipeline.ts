@@ -86,6 +86,7 @@ export class Pipeline {
       }
       await engine.registerPlugin(name, plugin.path, {
         sha256: plugin.sha256,
+        abi: plugin.abi,
         timeoutMs: plugin.timeoutMs,
         memoryLimitPages: plugin.memoryLimitPages,
         maxOutputBytes: plugin.maxOutputBytes,

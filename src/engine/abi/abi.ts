@@ -18,6 +18,13 @@ export function detectAbi(imports: readonly ImportInfo[], exports: readonly Expo
   return 'wasp/1';
 }
 
+/**
+ * The Wasm type of a function that can be a pipeline stage, per ABI: wasp/1 takes the message as
+ * (ptr, len) and returns a status, its outputs through wasp.output; wasp-go takes a pointer to a
+ * length-prefixed block and returns one (0: no output).
+ */
+export const STAGE_TYPES: Readonly<Record<AbiName, string>> = { 'wasp/1': '(i32, i32) -> i32', 'wasp-go': '(i32) -> i32', extism: '() -> i32' };
+
 /** What an ABI adapter may ask of the instance it serves: its memory and exports, and the call's bookkeeping. */
 export interface AbiPort {
   readonly context: ErrorContext;

@@ -2,6 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { isAlias, isCollection, isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, Parser, visit, type CST, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
+import { STAGE_TYPES, type AbiName } from '../../engine/abi/abi.js';
 import { describe, MemoryLimitError, PluginHashMismatchError, UnresolvedImportError, WaspError } from '../../engine/errors.js';
 import { compilePlugin } from '../../engine/plugin.js';
 import { MISSING_DEAD_LETTER, pipelineFileSchema, pluginSchema, stageSchema, type PipelineConfig, type PipelineFile } from './schema.js';
@@ -112,7 +113,7 @@ interface MeaningView {
   nats?: { creds?: string; tls?: { ca?: string; cert?: string; key?: string } };
   input: { kind: string };
   deadLetter?: unknown;
-  plugins: Record<string, { path: string; sha256?: string; timeoutMs?: number; memoryLimitPages?: number; maxOutputBytes?: number; wasi?: { files?: Record<string, string> } }>;
+  plugins: Record<string, { path: string; sha256?: string; abi?: AbiName; timeoutMs?: number; memoryLimitPages?: number; maxOutputBytes?: number; wasi?: { files?: Record<string, string> } }>;
   /** holes where a stage is malformed, so indexes still match the file */
   stages: ({ name: string; plugin: string; function: string } | undefined)[];
 }
@@ -449,7 +450,6 @@ function normalize(file: PipelineFile, path: string): PipelineConfig {
   };
 }
 
-const STAGE_TYPE = '(i32, i32) -> i32';
 
 /** What the schema cannot see: references between keys, files on disk, and the plugins themselves. */
 async function checkMeaning(config: MeaningView, checkPlugins: boolean, problem: (path: Path, message: string) => void): Promise<void> {
@@ -479,7 +479,7 @@ async function checkMeaning(config: MeaningView, checkPlugins: boolean, problem:
     if (!checkPlugins || !(await mustExist(['plugins', name, 'path'], p.path))) continue;
     let plugin;
     try {
-      plugin = await compilePlugin(name, p.path, { sha256: p.sha256, timeoutMs: p.timeoutMs, memoryLimitPages: p.memoryLimitPages, maxOutputBytes: p.maxOutputBytes }, new Map());
+      plugin = await compilePlugin(name, p.path, { sha256: p.sha256, abi: p.abi, timeoutMs: p.timeoutMs, memoryLimitPages: p.memoryLimitPages, maxOutputBytes: p.maxOutputBytes }, new Map());
     } catch (error) {
       const e = error as WaspError;
       const key = e instanceof PluginHashMismatchError ? 'sha256' : e instanceof MemoryLimitError ? 'memoryLimitPages' : 'path';
@@ -496,7 +496,8 @@ async function checkMeaning(config: MeaningView, checkPlugins: boolean, problem:
       }
       const t = plugin.functionType(s.function);
       const type = `(${t.params.join(', ')}) -> ${t.results.join(', ') || '()'}`;
-      if (type !== STAGE_TYPE) problem(['stages', i, 'function'], `function ${s.function} has type ${type}; a stage needs ${STAGE_TYPE}`);
+      const wanted = STAGE_TYPES[plugin.abi];
+      if (type !== wanted) problem(['stages', i, 'function'], `function ${s.function} has type ${type}; a stage of a ${plugin.abi} plugin needs ${wanted}`);
     });
   }
 }

@@ -3,6 +3,7 @@
 // docs/config.md (see docs.ts), so the three cannot drift apart.
 import { z } from 'zod';
 import type { NatsSettings } from '../../transport/connect.js';
+import { ABI_NAMES, type AbiName } from '../../engine/abi/abi.js';
 import { isValidSubject } from '../../engine/subjects.js';
 import { DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_BYTES } from '../../transport/core.js';
 import {
@@ -78,6 +79,10 @@ export const pluginSchema = z
     maxOutputBytes: positiveInt.default(DEFAULT_MAX_OUTPUT_BYTES).describe('largest single output or side output accepted from the plugin (16 MiB)'),
     maxCallBytes: positiveInt.optional().describe('most bytes one call may hand the host in outputs, side outputs and log lines together (default 4 x maxOutputBytes, at least 1 MiB); past it the call fails with CallLimitError'),
     maxEmitsPerCall: positiveInt.default(DEFAULT_MAX_EMITS_PER_CALL).describe('most side outputs one call may emit; past it the call fails with CallLimitError'),
+    abi: z
+      .enum(ABI_NAMES as [AbiName, ...AbiName[]])
+      .optional()
+      .describe('the ABI the plugin was built for (wasp/1, wasp-go); detected from the module when left out. A wasp-go stage function takes the message as a length-prefixed bytes block and returns one (0: no output)'),
     wasi: z
       .strictObject({
         env: z.record(z.string(), z.string()).optional().describe('environment variables the plugin sees'),
@@ -210,6 +215,7 @@ export interface PipelineConfig {
     {
       path: string;
       sha256?: string;
+      abi?: AbiName;
       timeoutMs: number;
       memoryLimitPages: number;
       maxOutputBytes: number;

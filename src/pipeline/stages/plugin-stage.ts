@@ -3,6 +3,7 @@ import type { Engine } from '../../engine/engine.js';
 import { SignatureError, type WaspError } from '../../engine/errors.js';
 import { Fifo } from '../../engine/pool/fifo.js';
 import type { PoolResult } from '../../engine/pool/pool.js';
+import { STAGE_TYPES } from '../../engine/abi/abi.js';
 import { formatType } from '../../engine/host-imports.js';
 import type { StageStats } from '../stats.js';
 import type { Work } from '../work.js';
@@ -40,7 +41,6 @@ interface Outcome {
   done: boolean;
 }
 
-const STAGE_TYPE = '(i32, i32) -> i32';
 
 /**
  * A plugin function as an RxJS operator: each message is one call on the
@@ -54,9 +54,11 @@ const STAGE_TYPE = '(i32, i32) -> i32';
  * operator completes only when its last call has.
  */
 export function pluginStage(engine: Engine, spec: StageSpec, stats: StageStats, host: StageHost): Stage {
-  const type = engine.plugin(spec.plugin).functionType(spec.function);
-  if (formatType(type) !== STAGE_TYPE) {
-    throw new SignatureError(`stage ${spec.name}: function ${spec.function} has type ${formatType(type)}; a stage needs ${STAGE_TYPE}`, {
+  const plugin = engine.plugin(spec.plugin);
+  const type = plugin.functionType(spec.function);
+  const wanted = STAGE_TYPES[plugin.abi];
+  if (formatType(type) !== wanted) {
+    throw new SignatureError(`stage ${spec.name}: function ${spec.function} has type ${formatType(type)}; a stage of a ${plugin.abi} plugin needs ${wanted}`, {
       plugin: spec.plugin,
       function: spec.function,
     });

@@ -170,7 +170,7 @@ stages:
 output: { subject: out }
 `);
     expect(p.map((x) => [x.line, x.path, x.message])).toEqual([
-      [8, 'stages[1].function', 'function half_f32 has type (f32) -> f32; a stage needs (i32, i32) -> i32'],
+      [8, 'stages[1].function', 'function half_f32 has type (f32) -> f32; a stage of a wasp/1 plugin needs (i32, i32) -> i32'],
       [4, 'plugins.bad.path', expect.stringMatching(/is not a valid WebAssembly module/)],
     ]);
   });
