@@ -1,6 +1,7 @@
 import { defineCallback, type Callback, type CallbackFunction, type CallbackSignature } from './callbacks.js';
 import { PluginExistsError, PluginNotFoundError } from './errors.js';
 import { Instance, type InstanceOptions } from './instance.js';
+import { createInstance } from './abi/foreign-instance.js';
 import { completeLogger, type Logger } from './logger.js';
 import type { PluginLimits } from './limits.js';
 import { compilePlugin, type Plugin, type PluginOptions, type PluginSource } from './plugin.js';
@@ -85,6 +86,6 @@ export class Engine {
 
   /** getInstance without the promise, for pools that replace instances on the hot path. */
   getInstanceSync(name: string, options: InstanceOptions = {}): Instance {
-    return new Instance(this.plugin(name), this.logger, options);
+    return createInstance(this.plugin(name), this.logger, options);
   }
 }

@@ -112,6 +112,8 @@ type Output = Uint8Array | string;
  * One sandboxed instance of a plugin: its own memory, WASI world and call
  * state. Calls are synchronous and never recompile; the instance is not
  * re-entrant (a callback cannot call back into the instance that called it).
+ * This class calls wasp/1 plugins; ForeignInstance (abi/foreign-instance.ts)
+ * the others, through their ABI's adapter. Use createInstance.
  */
 export class Instance {
   /** Set after a trap or a throwing callback: the plugin was unwound mid-call and its state may be inconsistent. */
@@ -135,8 +137,11 @@ export class Instance {
   readonly #logFields: Record<string, unknown> | undefined;
   readonly #timeoutMs: number;
   readonly #stdio: { flush(): void } | undefined;
-  /** the calls of a plugin of another ABI than wasp/1 (undefined for wasp/1, whose calls are this class's own) */
-  readonly #abi: AbiCalls | undefined;
+  /**
+   * The calls of a plugin of another ABI than wasp/1, which ForeignInstance hands its calls to;
+   * undefined for wasp/1, whose calls are this class's own and look at nothing else.
+   */
+  protected readonly abiCalls: AbiCalls | undefined;
   #refusedEmits = 0;
   // The deadline: when the current call first looked at the clock (0: not yet), and whether it ran out.
   #callStart = 0;
@@ -192,7 +197,7 @@ export class Instance {
       },
     };
     const goCalls = plugin.abi === 'wasp-go' ? new WaspGoCalls(this.#port(), (name) => plugin.functionType(name)) : undefined;
-    this.#abi = goCalls;
+    this.abiCalls = goCalls;
     if (goCalls !== undefined) Object.assign(imports, goCalls.hostImports());
     for (const callback of plugin.callbacks) {
       (imports[callback.namespace] ??= {})[callback.name] = goCalls !== undefined ? goCalls.bindCallback(callback) : bindCallback(callback, host);
@@ -315,7 +320,6 @@ export class Instance {
 
   /** Calls an export and returns its own return value (an i64 as bigint; undefined when it returns nothing). */
   call(name: string, ...args: Arg[]): number | bigint | undefined {
-    if (this.#abi !== undefined) return this.#abi.call(name, args);
     const entry = this.#entry(name);
     // Spelled out per arity: the private methods are fixed call targets the JIT inlines, where a per-export closure is not.
     if (entry.isPlain === true && args.length === entry.arity) {
@@ -335,7 +339,6 @@ export class Instance {
 
   /** Calls an export that hands back its result through wasp.output: the output as text, null when it gave none. */
   callString(name: string, arg?: Arg, ...more: Arg[]): string | null {
-    if (this.#abi !== undefined) return this.#abi.callString(name, arg === undefined ? more : [arg, ...more]);
     const entry = this.#statusEntry(name);
     if (more.length === 0 && entry.isBlockCall === true && typeof arg === 'string') this.#callWithString(entry, arg, MODE_STRING);
     else this.#callAny(entry, arg, more, MODE_STRING);
@@ -344,7 +347,6 @@ export class Instance {
 
   /** Like callString, for bytes. */
   callBytes(name: string, arg?: Arg, ...more: Arg[]): Uint8Array | null {
-    if (this.#abi !== undefined) return this.#abi.callBytes(name, arg === undefined ? more : [arg, ...more]);
     const entry = this.#statusEntry(name);
     if (more.length === 0 && entry.isBlockCall === true && arg instanceof Uint8Array) this.#callWithBytes(entry, arg, MODE_BYTES);
     else this.#callAny(entry, arg, more, MODE_BYTES);
@@ -363,14 +365,12 @@ export class Instance {
    * every output in order, and the message set with wasp.error, if any.
    */
   callRaw(name: string, ...args: Arg[]): RawResult {
-    if (this.#abi !== undefined) return { value: this.#abi.call(name, args) as RawResult['value'], outputs: [], errorMessage: null };
     const value = this.#invoke(this.#entry(name), args, MODE_NUMBER) as RawResult['value'];
     return { value, outputs: this.#all() as Uint8Array[], errorMessage: this.#errorMessage };
   }
 
   /** Every output of the call, in order: none, one, or several (a flatMap). */
   callOutputs(name: string, ...args: Arg[]): Uint8Array[] {
-    if (this.#abi !== undefined) return this.#abi.callOutputs(name, args);
     this.#invoke(this.#statusEntry(name), args, MODE_BYTES);
     return this.#all() as Uint8Array[];
   }
@@ -380,7 +380,6 @@ export class Instance {
    * itself for one, an array only for several, so the common call allocates nothing but its copy.
    */
   callFlat(name: string, arg: Uint8Array | string): Uint8Array | Uint8Array[] | null {
-    if (this.#abi !== undefined) return this.#abi.callBytes(name, [arg]);
     const entry = this.#statusEntry(name);
     if (entry.isBlockCall === true && arg instanceof Uint8Array) this.#callWithBytes(entry, arg, MODE_BYTES);
     else this.#callAny(entry, arg, [], MODE_BYTES);
@@ -393,15 +392,6 @@ export class Instance {
    * call skips the lookup.
    */
   func<R extends ResultKind>(name: string, spec: FuncSpec<R>): (...args: Arg[]) => ResultOf<R> {
-    const abi = this.#abi;
-    if (abi !== undefined) {
-      this.#plugin.functionType(name); // a missing export fails here, not on first call
-      const r = spec.result;
-      return ((...args: Arg[]) =>
-        r === 'string' ? abi.callString(name, args) : r === 'bytes' ? abi.callBytes(name, args) : r === 'outputs' ? abi.callOutputs(name, args) : abi.call(name, args)) as (
-        ...args: Arg[]
-      ) => ResultOf<R>;
-    }
     const mode = spec.result === 'string' ? MODE_STRING : spec.result === 'number' || spec.result === 'void' ? MODE_NUMBER : MODE_BYTES;
     const entry = mode === MODE_NUMBER ? this.#entry(name) : this.#statusEntry(name);
     checkSpec(entry, spec, this.#context());

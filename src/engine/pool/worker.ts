@@ -7,7 +7,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { asWaspError, PluginUnavailableError } from '../errors.js';
 import { LOG_LEVELS, type Logger, type LogLevel } from '../logger.js';
-import { Instance } from '../instance.js';
+import type { Instance } from '../instance.js';
+import { createInstance } from '../abi/foreign-instance.js';
 import { Plugin } from '../plugin.js';
 import { initWasi } from '../wasi.js';
 import { serializeError, type FromWorker, type LogRecord, type WorkerSetup } from './protocol.js';
@@ -61,7 +62,7 @@ const keep =
 const logger = Object.fromEntries(LOG_LEVELS.map((level) => [level, keep(level)])) as unknown as Logger;
 
 const make = (): Instance =>
-  new Instance(plugin, logger, {
+  createInstance(plugin, logger, {
     // Side outputs travel back with the call's result; the instance checks subjects and the allow-list here, where the plugin waits for the answer.
     onEmit: (subject, data) => {
       emits.push({ subject, data });
