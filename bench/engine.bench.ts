@@ -9,6 +9,7 @@ import { Bench } from 'tinybench';
 import wabtInit from 'wabt';
 import { Engine } from '../src/index.js';
 import { reference } from './reference.js';
+import { waspGoPlugin } from '../test/helpers/wasp-go.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const BATCH = 1000; // calls per timed sample: one call is too short for the timer
@@ -121,6 +122,50 @@ for (const [language, path] of languages) {
     tasks: [
       ['hand-written reference', () => refReverse(kib)],
       ['engine callBytes()', () => inst.callBytes('reverse', kib)],
+    ],
+  });
+}
+
+// ABI wasp-go: the Go Wasp example plugin's functions (sum, hello, reverse) in its conventions (a
+// WAT module written for them, test/helpers/wasp-go.ts: Go Wasp's own builds carry no licence),
+// against the same work by the wasp/1 WAT example, in the same run.
+{
+  const engine = new Engine();
+  engine.addCallback('env', 'call_me', (s: string) => s, { params: ['string'], result: 'string' });
+  const wabt = await wabtInit();
+  const go = wabt.parseWat('wasp-go.wat', waspGoPlugin(), { bulk_memory: true });
+  await engine.registerPlugin('go', go.toBinary({}).buffer);
+  await engine.registerPlugin('wat', `${root}plugins/wat/examples.wasm`);
+  const goInst = await engine.getInstance('go');
+  const watInst = await engine.getInstance('wat');
+  const bare = new WebAssembly.Instance(engine.plugin('go').moduleFor(0), { env: { raise_error: () => {}, call_me: () => 0 } });
+  const direct = bare.exports.sum as (a: number, b: number) => number;
+  (bare.exports._start as () => void)();
+  plan.push({
+    group: 'sum, wasp-go (WAT in Go Wasp\'s conventions)',
+    baseline: 'direct export call',
+    target: ['engine call()', 2],
+    tasks: [
+      ['direct export call', () => direct(3, 2)],
+      ['engine call()', () => goInst.call('sum', 3, 2)],
+    ],
+  });
+  plan.push({
+    group: 'string 20 chars round trip, wasp-go against wasp/1 (WAT)',
+    baseline: 'wasp/1 callString()',
+    target: ['wasp-go callString()', 1.5],
+    tasks: [
+      ['wasp/1 callString()', () => watInst.callString('hello', string20)],
+      ['wasp-go callString()', () => goInst.callString('hello', string20)],
+    ],
+  });
+  plan.push({
+    group: 'bytes 20 B round trip, wasp-go against wasp/1 (WAT)',
+    baseline: 'wasp/1 callBytes()',
+    target: ['wasp-go callBytes()', 1.5],
+    tasks: [
+      ['wasp/1 callBytes()', () => watInst.callBytes('reverse', bytes20)],
+      ['wasp-go callBytes()', () => goInst.callBytes('reverse', bytes20)],
     ],
   });
 }

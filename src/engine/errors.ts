@@ -46,8 +46,8 @@ export class MemoryLimitError extends WaspError {
 }
 
 /** A plugin import that nothing satisfies: no callback, no wasp host function, no WASI. */
-/** What is wrong with an import: not a function, no such wasp host function, no callback for it, or the wrong type. */
-export type UnresolvedImportProblem = 'not-a-function' | 'unknown-host-function' | 'no-callback' | 'wrong-type';
+/** What is wrong with an import: not a function, no such host function, no callback for it, the wrong type, or a host function Wasp refuses to offer. */
+export type UnresolvedImportProblem = 'not-a-function' | 'unknown-host-function' | 'no-callback' | 'wrong-type' | 'unsupported';
 
 export class UnresolvedImportError extends WaspError {
   override name = 'UnresolvedImportError';

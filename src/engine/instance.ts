@@ -1,6 +1,6 @@
 import type { WASI } from '@wasmer/wasi';
 import type { AbiCalls, AbiPort } from './abi/abi.js';
-import { WaspGoCalls } from './abi/wasp-go.js';
+import { createAdapter } from './abi/adapters.js';
 import { bindCallback, type CallbackHost } from './callbacks.js';
 import {
   AllocationError,
@@ -196,11 +196,11 @@ export class Instance {
         header: (np: number, nl: number, ptr: number, cap: number) => this.#header(np, nl, ptr, cap),
       },
     };
-    const goCalls = plugin.abi === 'wasp-go' ? new WaspGoCalls(this.#port(), (name) => plugin.functionType(name)) : undefined;
-    this.abiCalls = goCalls;
-    if (goCalls !== undefined) Object.assign(imports, goCalls.hostImports());
+    const adapter = createAdapter(plugin, this.#port());
+    this.abiCalls = adapter;
+    if (adapter !== undefined) Object.assign(imports, adapter.hostImports());
     for (const callback of plugin.callbacks) {
-      (imports[callback.namespace] ??= {})[callback.name] = goCalls !== undefined ? goCalls.bindCallback(callback) : bindCallback(callback, host);
+      (imports[callback.namespace] ??= {})[callback.name] = adapter !== undefined ? adapter.bindCallback(callback) : bindCallback(callback, host);
     }
     const module = plugin.moduleFor(this.#timeoutMs);
     if (this.#timeoutMs > 0) imports[DEADLINE_IMPORT.module] = { [DEADLINE_IMPORT.name]: this.#check };
@@ -208,7 +208,7 @@ export class Instance {
       this.#wasi = createWasi(options.wasi ?? plugin.wasi ?? {}, { plugin: plugin.name });
       const wasi = this.#wasi.getImports(module) as Record<string, Record<string, unknown>>;
       this.#stdio = routeOutput(wasi, () => this.#memory?.bytes(), (stream, line) => this.#logLine('debug', line, stream));
-      if (goCalls !== undefined) catchExit(wasi);
+      if (plugin.abi === 'wasp-go') catchExit(wasi);
       Object.assign(imports, wasi);
     }
 
@@ -232,7 +232,7 @@ export class Instance {
     const initialize = asFunction(wasm.exports._initialize);
     // Go Wasp never runs _start, yet a TinyGo module's _start sets up its runtime (and returns, or
     // exits 0): without it the module corrupts its own heap after some thousands of calls.
-    const start = initialize === undefined && goCalls !== undefined ? asFunction(wasm.exports._start) : undefined;
+    const start = initialize === undefined && plugin.abi === 'wasp-go' ? asFunction(wasm.exports._start) : undefined;
     const setUp = initialize ?? start;
     if (setUp !== undefined) {
       const fn = initialize !== undefined ? '_initialize' : '_start';
@@ -260,6 +260,12 @@ export class Instance {
       },
       fail: (error, inPlugin) => this.#abort(error, inPlugin),
       record: (error) => this.#record(error),
+      log: (level, line) => {
+        const n = Buffer.byteLength(line, 'utf8');
+        this.#logLine(level, n > MAX_LOG_LINE_BYTES ? `${Buffer.from(line, 'utf8').subarray(0, MAX_LOG_LINE_BYTES).toString('utf8')}…` : line, undefined);
+      },
+      // the logger filters by level itself, and says nothing of its own: plugins send everything
+      logLevel: () => 'trace',
       maxOutputBytes: this.#maxOutput,
     };
     Object.defineProperty(port, 'context', { get: () => this.#context() });

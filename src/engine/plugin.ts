@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { detectAbi, type AbiName, ABI_NAMES } from './abi/abi.js';
 import { WASP_GO_HOST_IMPORTS, waspGoCallbackType } from './abi/wasp-go.js';
+import { EXTISM_ENV, EXTISM_IMPORTS, EXTISM_OLD_PREFIX, EXTISM_REFUSED, extismCallbackType } from './abi/extism/extism.js';
 import type { Callback } from './callbacks.js';
 import { instrumentModule } from './deadline/instrument.js';
 import {
@@ -32,6 +33,8 @@ export interface PluginOptions extends Partial<PluginLimits> {
   wasi?: WasiOptions;
   /** The ABI the plugin was built for; detected from its imports and exports when left out (see detectAbi). */
   abi?: AbiName;
+  /** ABI extism: what the plugin's config_get answers. */
+  config?: Record<string, string>;
 }
 
 /** A module compiled for each way it runs: instrumented for a deadline, or plain for callers who turn it off. */
@@ -64,6 +67,8 @@ export class Plugin {
     code?: Uint8Array,
     /** the calling convention its exports and imports follow */
     readonly abi: AbiName = 'wasp/1',
+    /** ABI extism: what config_get answers */
+    readonly config?: Readonly<Record<string, string>>,
   ) {
     this.#code = code;
     this.exports = info.exports;
@@ -170,7 +175,7 @@ export async function compilePlugin(
     if (cause instanceof PluginCompileError) throw cause;
     throw failed(cause);
   }
-  return new Plugin(name, sha256, info, resolved, limits, options.wasi, variants, code, abi);
+  return new Plugin(name, sha256, info, resolved, limits, options.wasi, variants, code, abi, options.config && { ...options.config });
 }
 
 /** The module with its deadline checks (see deadline/instrument.ts), or a PluginCompileError saying why it cannot have them. */
@@ -201,7 +206,6 @@ function chooseAbi(asked: AbiName | undefined, info: ReturnType<typeof readModul
     throw new AbiError(`plugin ${context.plugin}: unknown ABI ${String(asked)} (one of ${ABI_NAMES.join(', ')})`, context);
   }
   const abi = asked ?? detectAbi(info.imports, info.exports);
-  if (abi === 'extism') throw new AbiError(`plugin ${context.plugin}: ABI extism is not supported yet (the module imports Extism's kernel)`, context);
   return abi;
 }
 
@@ -222,6 +226,18 @@ function resolveImports(imports: ImportInfo[], callbacks: ReadonlyMap<string, Ca
       if (!sameType(goHost[imp.name]!, type)) refuse(`has type ${formatType(type)}, expected ${formatType(goHost[imp.name]!)}`, 'wrong-type');
       continue;
     }
+    const kernelName =
+      abi !== 'extism' ? undefined
+      : imp.module === EXTISM_ENV ? imp.name
+      : imp.module === 'env' && imp.name.startsWith(EXTISM_OLD_PREFIX) ? imp.name.slice(EXTISM_OLD_PREFIX.length)
+      : undefined;
+    if (kernelName !== undefined) {
+      if (EXTISM_REFUSED.has(kernelName)) refuse("is Extism's HTTP host function, which Wasp does not offer: a plugin reaches the network only through host functions you add", 'unsupported');
+      const expected = Object.hasOwn(EXTISM_IMPORTS, kernelName) ? EXTISM_IMPORTS[kernelName] : undefined;
+      if (expected === undefined) refuse(`is not a function of Extism's kernel that Wasp offers (${Object.keys(EXTISM_IMPORTS).join(', ')})`, 'unknown-host-function');
+      else if (!sameType(expected, type)) refuse(`has type ${formatType(type)}, expected ${formatType(expected)}`, 'wrong-type');
+      continue;
+    }
     if (abi === 'wasp/1' && imp.module === 'wasp') {
       const expected = Object.hasOwn(HOST_IMPORTS, imp.name) ? HOST_IMPORTS[imp.name] : undefined;
       if (expected === undefined) refuse(`is not a wasp host function (${Object.keys(HOST_IMPORTS).join(', ')})`, 'unknown-host-function');
@@ -231,7 +247,7 @@ function resolveImports(imports: ImportInfo[], callbacks: ReadonlyMap<string, Ca
     } else {
       const callback = callbacks.get(`${imp.module}.${imp.name}`);
       if (callback === undefined) refuse('has no callback: add it with engine.addCallback before registering the plugin', 'no-callback');
-      const wanted = abi === 'wasp-go' ? waspGoCallbackType(callback!.signature) : callback!.wasmType;
+      const wanted = abi === 'wasp-go' ? waspGoCallbackType(callback!.signature) : abi === 'extism' ? extismCallbackType(callback!.signature) : callback!.wasmType;
       if (!sameType(wanted, type)) {
         refuse(`has type ${formatType(type)}, but the callback's signature needs ${formatType(wanted)}`, 'wrong-type');
       } else used.push(callback!);

@@ -1,6 +1,8 @@
 // The calling conventions a plugin may be written against. wasp/1 is the engine's own and lives
 // in instance.ts, on the hot path; the others are adapters the instance hands its calls to.
+import type { Callback } from '../callbacks.js';
 import type { ErrorContext, WaspError } from '../errors.js';
+import type { LogLevel } from '../logger.js';
 import type { PluginMemory } from '../memory.js';
 import type { ExportInfo, ImportInfo } from '../wasm-binary.js';
 
@@ -25,6 +27,7 @@ export function detectAbi(imports: readonly ImportInfo[], exports: readonly Expo
  */
 export const STAGE_TYPES: Readonly<Record<AbiName, string>> = { 'wasp/1': '(i32, i32) -> i32', 'wasp-go': '(i32) -> i32', extism: '() -> i32' };
 
+
 /** What an ABI adapter may ask of the instance it serves: its memory and exports, and the call's bookkeeping. */
 export interface AbiPort {
   readonly context: ErrorContext;
@@ -40,7 +43,19 @@ export interface AbiPort {
   fail(error: unknown, inPlugin: boolean): WaspError;
   /** Records a failure for the current call without unwinding the plugin; end() throws it. */
   record(error: WaspError): void;
+  /** A line the plugin logged, to the engine's logger with the plugin's fields (cut to 4 KiB). */
+  log(level: LogLevel, line: string): void;
+  /** The least level a plugin should log at (get_log_level). */
+  logLevel(): LogLevel;
   readonly maxOutputBytes: number;
+}
+
+/** An ABI's side of an instance: the imports it answers, its callbacks, its calls. */
+export interface AbiAdapter extends AbiCalls {
+  /** The host functions this ABI answers, by module and name, bound to the instance. */
+  hostImports(): Record<string, Record<string, unknown>>;
+  /** A registered callback as a plugin of this ABI imports it. */
+  bindCallback(callback: Callback): (...raw: never[]) => unknown;
 }
 
 /** The calls of Instance, for a plugin of another ABI. */

@@ -23,7 +23,7 @@ import { formatType } from '../host-imports.js';
 import type { PluginMemory } from '../memory.js';
 import { outOfBounds } from '../memory.js';
 import type { FuncType, ValType } from '../wasm-binary.js';
-import type { AbiCalls, AbiPort } from './abi.js';
+import type { AbiAdapter, AbiPort } from './abi.js';
 
 /** The host functions a wasp-go plugin may import, by module and name. */
 export const WASP_GO_HOST_IMPORTS: Readonly<Record<string, Readonly<Record<string, FuncType>>>> = {
@@ -49,7 +49,7 @@ interface Kernel {
   stringSize: ((ptr: number) => number) | undefined;
 }
 
-export class WaspGoCalls implements AbiCalls {
+export class WaspGoCalls implements AbiAdapter {
   /** Blocks to deallocate when the call ends, pointer -> size: a Map, so a block handed back and forth is freed once. */
   readonly #frees = new Map<number, number>();
   #raised: string | null = null;

@@ -16,6 +16,7 @@ export interface WorkerSetup {
   module: WebAssembly.Module;
   sha256: string;
   abi: AbiName;
+  config: Readonly<Record<string, string>> | undefined;
   exports: readonly ExportInfo[];
   imports: readonly ImportInfo[];
   limits: PluginLimits;

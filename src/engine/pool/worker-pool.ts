@@ -161,6 +161,7 @@ export class WorkerPluginPool implements PluginPool {
       module: this.plugin.moduleFor(this.#timeoutMs),
       sha256: this.plugin.sha256,
       abi: this.plugin.abi,
+      config: this.plugin.config,
       exports: this.plugin.exports,
       imports: this.plugin.imports,
       limits: { ...this.plugin.limits, timeoutMs: this.#timeoutMs },

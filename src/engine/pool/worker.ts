@@ -50,7 +50,7 @@ function announce(callStarted: number): void {
 const callbacks = remoteCallbacks(setup.callbacks, setup.callbackPort, setup.answered);
 // This side needs only the module variant the pool chose (instrumented for the deadline, or plain).
 const variant = setup.limits.timeoutMs > 0 ? { timed: setup.module } : { plain: setup.module };
-const plugin = new Plugin(setup.name, setup.sha256, { exports: setup.exports, imports: setup.imports }, callbacks, setup.limits, setup.wasi, variant, undefined, setup.abi);
+const plugin = new Plugin(setup.name, setup.sha256, { exports: setup.exports, imports: setup.imports }, callbacks, setup.limits, setup.wasi, variant, undefined, setup.abi, setup.config);
 
 // What the plugin logs goes back to the pool's thread, with the result of the call it logged in.
 let logs: LogRecord[] | undefined;

@@ -1,0 +1,268 @@
+// ABI extism: plugins built with Extism's PDKs (Rust, Go, Haskell, JavaScript, Zig, C, .NET,
+// AssemblyScript) run unmodified. An export is `() -> i32`: it reads its input and writes its
+// output through Extism's kernel ("extism:host/env"), and a non-zero return fails the call with
+// the message it gave error_set. The kernel's byte-moving functions are Wasm (kernel.wat), linked
+// straight into the plugin; config, vars and logs are answered here. The older `env.extism_*`
+// names of early Go PDK builds are the same functions. User host functions live in
+// "extism:host/user" and take and return i64 kernel offsets.
+import type { Callback, CallbackSignature } from '../../callbacks.js';
+import { AllocationError, CallbackError, FunctionNotFoundError, OutputLimitError, PluginCallError, SignatureError, WaspError } from '../../errors.js';
+import { formatType } from '../../host-imports.js';
+import type { LogLevel } from '../../logger.js';
+import { readUtf8 } from '../../utf8.js';
+import type { FuncType, ValType } from '../../wasm-binary.js';
+import type { AbiAdapter, AbiPort } from '../abi.js';
+import { KERNEL_WASM_BASE64 } from './kernel-wasm.js';
+
+export const EXTISM_ENV = 'extism:host/env';
+export const EXTISM_USER = 'extism:host/user';
+/** The prefix of the same functions' older names, in module "env". */
+export const EXTISM_OLD_PREFIX = 'extism_';
+
+const i64 = 'i64' as const;
+const i32 = 'i32' as const;
+/** Every function of extism:host/env that Wasp offers, and its type. */
+export const EXTISM_IMPORTS: Readonly<Record<string, FuncType>> = {
+  alloc: { params: [i64], results: [i64] },
+  free: { params: [i64], results: [] },
+  length: { params: [i64], results: [i64] },
+  length_unsafe: { params: [i64], results: [i64] },
+  load_u8: { params: [i64], results: [i32] },
+  load_u64: { params: [i64], results: [i64] },
+  store_u8: { params: [i64, i32], results: [] },
+  store_u64: { params: [i64, i64], results: [] },
+  input_length: { params: [], results: [i64] },
+  input_offset: { params: [], results: [i64] },
+  input_load_u8: { params: [i64], results: [i32] },
+  input_load_u64: { params: [i64], results: [i64] },
+  output_set: { params: [i64, i64], results: [] },
+  error_set: { params: [i64], results: [] },
+  config_get: { params: [i64], results: [i64] },
+  var_get: { params: [i64], results: [i64] },
+  var_set: { params: [i64, i64], results: [] },
+  log_trace: { params: [i64], results: [] },
+  log_debug: { params: [i64], results: [] },
+  log_info: { params: [i64], results: [] },
+  log_warn: { params: [i64], results: [] },
+  log_error: { params: [i64], results: [] },
+  get_log_level: { params: [], results: [i32] },
+};
+/** Extism's HTTP functions: a plugin importing them is refused at registration, naming them. */
+export const EXTISM_REFUSED: ReadonlySet<string> = new Set(['http_request', 'http_status_code', 'http_headers']);
+
+/** The Wasm type an Extism plugin imports a host function with: a string or bytes is one i64 kernel offset. */
+export function extismCallbackType(signature: CallbackSignature): FuncType {
+  const one = (t: string): ValType => (t === 'string' || t === 'bytes' ? 'i64' : (t as ValType));
+  const r = signature.result ?? 'void';
+  return { params: signature.params.map(one), results: r === 'void' ? [] : [one(r)] };
+}
+
+/** Extism's log levels, as get_log_level answers them. */
+const LEVEL_NUMBER: Record<LogLevel, number> = { trace: 0, debug: 1, info: 2, warn: 3, error: 4 };
+
+let kernelModule: WebAssembly.Module | undefined;
+function kernelOf(): WebAssembly.Module {
+  return (kernelModule ??= new WebAssembly.Module(Buffer.from(KERNEL_WASM_BASE64, 'base64')));
+}
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  host_reset(): void;
+  host_alloc(n: number): number;
+  host_length(p: number): number;
+  host_input_set(p: number, n: number): void;
+  host_output_offset(): number;
+  host_output_length(): number;
+  host_error(): number;
+}
+
+const NUMBER = 0;
+const STRING = 1;
+const BYTES = 2;
+type Kind = typeof NUMBER | typeof STRING | typeof BYTES;
+
+export class ExtismCalls implements AbiAdapter {
+  readonly #kernel: WebAssembly.Instance;
+  readonly #k: KernelExports;
+  readonly #vars = new Map<string, Uint8Array>();
+  #u8: Uint8Array;
+
+  constructor(
+    readonly port: AbiPort,
+    readonly functionType: (name: string) => FuncType,
+    readonly config: Readonly<Record<string, string>>,
+  ) {
+    this.#kernel = new WebAssembly.Instance(kernelOf(), {});
+    this.#k = this.#kernel.exports as unknown as KernelExports;
+    this.#u8 = new Uint8Array(this.#k.memory.buffer);
+  }
+
+  hostImports(): Record<string, Record<string, unknown>> {
+    const k = this.#kernel.exports;
+    const env: Record<string, unknown> = {};
+    for (const name of Object.keys(EXTISM_IMPORTS)) if (k[name] !== undefined) env[name] = k[name];
+    env.config_get = (key: bigint) => this.#configGet(key);
+    env.var_get = (key: bigint) => this.#varGet(key);
+    env.var_set = (key: bigint, value: bigint) => this.#varSet(key, value);
+    for (const level of ['trace', 'debug', 'info', 'warn', 'error'] as const) env[`log_${level}`] = (p: bigint) => this.port.log(level, this.#text(p));
+    env.get_log_level = () => LEVEL_NUMBER[this.port.logLevel()];
+    const old = Object.fromEntries(Object.entries(env).map(([name, fn]) => [`${EXTISM_OLD_PREFIX}${name}`, fn]));
+    return { [EXTISM_ENV]: env, env: old };
+  }
+
+  /** A host function in extism:host/user: strings and bytes as kernel blocks. */
+  bindCallback(callback: Callback): (...raw: unknown[]) => unknown {
+    const { params, result = 'void' } = callback.signature;
+    const label = `${callback.namespace}.${callback.name}`;
+    const fail = (cause: unknown): CallbackError => new CallbackError(label, { ...this.port.context, cause });
+    return (...raw: unknown[]) => {
+      const args = params.map((t, i) => (t === 'string' ? this.#text(raw[i] as bigint) : t === 'bytes' ? this.#block(raw[i] as bigint) : raw[i]));
+      let value: unknown;
+      try {
+        value = callback.fn(...args);
+      } catch (error) {
+        throw fail(error);
+      }
+      if (value instanceof Promise) {
+        value.catch(() => {});
+        throw fail(new TypeError('returned a Promise: callbacks of inline instances must be synchronous'));
+      }
+      if (result === 'void') return undefined;
+      if (result === 'string' || result === 'bytes') {
+        if (value === null || value === undefined) return 0n;
+        if (result === 'string' && typeof value !== 'string') throw fail(new TypeError(`returned ${typeof value}, expected a string`));
+        if (result === 'bytes' && !(value instanceof Uint8Array)) throw fail(new TypeError(`returned ${typeof value}, expected a Uint8Array`));
+        return BigInt(this.#put(typeof value === 'string' ? Buffer.from(value, 'utf8') : (value as Uint8Array)));
+      }
+      if (result === 'i64') return typeof value === 'bigint' ? value : BigInt(value as number);
+      if (typeof value !== 'number') throw fail(new TypeError(`returned ${typeof value}, expected a number`));
+      return value;
+    };
+  }
+
+  call(name: string, args: readonly unknown[]): number | bigint | undefined {
+    return this.#run(name, args, NUMBER) as number;
+  }
+
+  callString(name: string, args: readonly unknown[]): string | null {
+    return this.#run(name, args, STRING) as string | null;
+  }
+
+  callBytes(name: string, args: readonly unknown[]): Uint8Array | null {
+    return this.#run(name, args, BYTES) as Uint8Array | null;
+  }
+
+  callOutputs(name: string, args: readonly unknown[]): Uint8Array[] {
+    const out = this.#run(name, args, BYTES) as Uint8Array | null;
+    return out === null ? [] : [out];
+  }
+
+  /** Input in, the export called, its output (or the return code, for call) out. */
+  #run(name: string, args: readonly unknown[], kind: Kind): unknown {
+    const port = this.port;
+    const fn = port.exports()[name];
+    if (typeof fn !== 'function') {
+      throw new FunctionNotFoundError(`plugin ${port.context.plugin} exports no function ${name}`, { ...port.context, function: name });
+    }
+    const type = this.functionType(name);
+    if (type.params.length !== 0 || type.results.length > 1 || (type.results.length === 1 && type.results[0] !== 'i32')) {
+      throw this.#signature(name, type, 'an Extism export takes nothing and returns an i32');
+    }
+    if (args.length > 1 || (args.length === 1 && typeof args[0] !== 'string' && !(args[0] instanceof Uint8Array))) {
+      throw this.#signature(name, type, 'an Extism call takes one input, a string or bytes');
+    }
+    port.begin(name);
+    const k = this.#k;
+    let phase = 0;
+    let rc: number;
+    try {
+      k.host_reset();
+      const input = args[0] as string | Uint8Array | undefined;
+      if (input !== undefined && input.length !== 0) {
+        const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
+        const p = k.host_alloc(bytes.length);
+        if (p === 0) throw new AllocationError(`plugin ${port.context.plugin}: the kernel cannot hold an input of ${bytes.length} bytes`, port.context);
+        this.#bytes().set(bytes, p);
+        k.host_input_set(p, bytes.length);
+      }
+      phase = 1;
+      rc = ((fn as () => number | undefined)() ?? 0) | 0;
+    } catch (error) {
+      throw port.fail(error, phase === 1 || !(error instanceof WaspError));
+    }
+    if (kind === NUMBER) {
+      port.end();
+      return rc;
+    }
+    if (rc !== 0) {
+      const e = k.host_error();
+      const message = e === 0 ? null : this.#textAt(e);
+      throw port.fail(new PluginCallError(rc, message, { ...port.context, function: name }), false);
+    }
+    const p = k.host_output_offset();
+    const n = k.host_output_length();
+    let out: string | Uint8Array | null = null;
+    try {
+      if (p !== 0 || n !== 0) {
+        if (n > port.maxOutputBytes) {
+          throw new OutputLimitError(`plugin ${port.context.plugin}: the output of ${name} is ${n} bytes, over maxOutputBytes ${port.maxOutputBytes}`, port.context);
+        }
+        const u8 = this.#bytes();
+        if (p + n > u8.length) throw new AllocationError(`plugin ${port.context.plugin}: ${name} set an output outside the kernel's memory`, port.context);
+        out = kind === STRING ? readUtf8(Buffer.from(u8.buffer, u8.byteOffset, u8.length), p, p + n) : u8.slice(p, p + n);
+      }
+    } catch (error) {
+      throw port.fail(error, false);
+    }
+    port.end();
+    return out;
+  }
+
+  #signature(name: string, type: FuncType, what: string): SignatureError {
+    return new SignatureError(`plugin ${this.port.context.plugin}: ${name} has type ${formatType(type)}: ${what}`, { ...this.port.context, function: name });
+  }
+
+  /** The kernel's memory, as it is now (a grow replaces the buffer). */
+  #bytes(): Uint8Array {
+    if (this.#u8.length === 0 || this.#u8.buffer !== this.#k.memory.buffer) this.#u8 = new Uint8Array(this.#k.memory.buffer);
+    return this.#u8;
+  }
+
+  /** A copy of the block at kernel offset p (empty for an offset that names none). */
+  #block(p: bigint | number): Uint8Array {
+    const at = Number(p);
+    const n = at > 0xffffffff ? 0 : this.#k.host_length(at);
+    return n === 0 ? new Uint8Array(0) : this.#bytes().slice(at, at + n);
+  }
+
+  #text(p: bigint): string {
+    return Buffer.from(this.#block(p)).toString('utf8');
+  }
+
+  #textAt(p: number): string {
+    return Buffer.from(this.#block(p)).toString('utf8');
+  }
+
+  /** A new kernel block holding the bytes; its offset (0 when the kernel is full). */
+  #put(bytes: Uint8Array): number {
+    const p = this.#k.host_alloc(bytes.length);
+    if (p !== 0) this.#bytes().set(bytes, p);
+    return p;
+  }
+
+  #configGet(key: bigint): bigint {
+    const value = this.config[this.#text(key)];
+    return value === undefined ? 0n : BigInt(this.#put(Buffer.from(value, 'utf8')));
+  }
+
+  #varGet(key: bigint): bigint {
+    const value = this.#vars.get(this.#text(key));
+    return value === undefined ? 0n : BigInt(this.#put(value));
+  }
+
+  #varSet(key: bigint, value: bigint): void {
+    const name = this.#text(key);
+    if (value === 0n) this.#vars.delete(name);
+    else this.#vars.set(name, this.#block(value));
+  }
+}

@@ -1,0 +1,89 @@
+;; Wasp's Extism kernel: the memory Extism plugins exchange data through, and the functions of
+;; "extism:host/env" that only move bytes, as Wasm, linked straight into the plugin. A plugin's
+;; byte-by-byte and 8-bytes-at-a-time copies are then Wasm-to-Wasm calls, never a trip through
+;; JavaScript (where every i64 would be a BigInt). The host's own entry points (host_*) take
+;; and return i32.
+;;
+;; A block is its length (i64) and then its bytes; an offset names the bytes. The kernel starts
+;; empty for every call (host_reset): what a call allocated is gone with the next one, so a
+;; plugin that never frees leaks nothing. Its memory is at most 16,384 pages (1 GiB).
+(module
+  (memory (export "memory") 1 16384)
+  (global $top (mut i32) (i32.const 16))
+  (global $input (mut i32) (i32.const 0))
+  (global $input_len (mut i32) (i32.const 0))
+  (global $output (mut i32) (i32.const 0))
+  (global $output_len (mut i32) (i32.const 0))
+  (global $error (mut i32) (i32.const 0))
+
+  ;; A block of $n bytes; 0 when memory cannot hold it.
+  (func $alloc32 (param $n i32) (result i32)
+    (local $p i32) (local $end i32) (local $have i32)
+    (if (i32.gt_u (local.get $n) (i32.const 0x3FFF0000)) (then (return (i32.const 0))))
+    (local.set $p (i32.add (global.get $top) (i32.const 8)))
+    (local.set $end (i32.and (i32.add (i32.add (local.get $p) (local.get $n)) (i32.const 7)) (i32.const -8)))
+    (local.set $have (i32.shl (memory.size) (i32.const 16)))
+    (if (i32.gt_u (local.get $end) (local.get $have))
+      (then
+        (if (i32.eq
+              (memory.grow (i32.shr_u (i32.add (i32.sub (local.get $end) (local.get $have)) (i32.const 0xFFFF)) (i32.const 16)))
+              (i32.const -1))
+          (then (return (i32.const 0))))))
+    (i64.store (global.get $top) (i64.extend_i32_u (local.get $n)))
+    (global.set $top (local.get $end))
+    (local.get $p))
+
+  ;; The length of the block at $p; 0 for an offset that names no block of this call.
+  (func $length32 (param $p i32) (result i32)
+    (if (i32.or (i32.lt_u (local.get $p) (i32.const 24)) (i32.ge_u (local.get $p) (global.get $top))) (then (return (i32.const 0))))
+    (i32.wrap_i64 (i64.load (i32.sub (local.get $p) (i32.const 8)))))
+
+  (func (export "alloc") (param $n i64) (result i64)
+    (if (i64.gt_u (local.get $n) (i64.const 0x3FFF0000)) (then (return (i64.const 0))))
+    (i64.extend_i32_u (call $alloc32 (i32.wrap_i64 (local.get $n)))))
+  ;; Only the last block is given back: blocks live until the call ends anyway.
+  (func (export "free") (param $p i64)
+    (local $q i32)
+    (local.set $q (i32.wrap_i64 (local.get $p)))
+    (if (i32.eqz (call $length32 (local.get $q))) (then (return)))
+    (if (i32.eq
+          (i32.and (i32.add (i32.add (local.get $q) (call $length32 (local.get $q))) (i32.const 7)) (i32.const -8))
+          (global.get $top))
+      (then (global.set $top (i32.sub (local.get $q) (i32.const 8))))))
+  (func (export "length") (param $p i64) (result i64)
+    (if (i64.gt_u (local.get $p) (i64.const 0xFFFFFFFF)) (then (return (i64.const 0))))
+    (i64.extend_i32_u (call $length32 (i32.wrap_i64 (local.get $p)))))
+  (func (export "length_unsafe") (param $p i64) (result i64)
+    (i64.load (i32.sub (i32.wrap_i64 (local.get $p)) (i32.const 8))))
+  (func (export "load_u8") (param $p i64) (result i32) (i32.load8_u (i32.wrap_i64 (local.get $p))))
+  (func (export "load_u64") (param $p i64) (result i64) (i64.load (i32.wrap_i64 (local.get $p))))
+  (func (export "store_u8") (param $p i64) (param $v i32) (i32.store8 (i32.wrap_i64 (local.get $p)) (local.get $v)))
+  (func (export "store_u64") (param $p i64) (param $v i64) (i64.store (i32.wrap_i64 (local.get $p)) (local.get $v)))
+  (func (export "input_length") (result i64) (i64.extend_i32_u (global.get $input_len)))
+  (func (export "input_offset") (result i64) (i64.extend_i32_u (global.get $input)))
+  (func (export "input_load_u8") (param $i i64) (result i32)
+    (i32.load8_u (i32.add (global.get $input) (i32.wrap_i64 (local.get $i)))))
+  (func (export "input_load_u64") (param $i i64) (result i64)
+    (i64.load (i32.add (global.get $input) (i32.wrap_i64 (local.get $i)))))
+  (func (export "output_set") (param $p i64) (param $n i64)
+    (global.set $output (i32.wrap_i64 (local.get $p)))
+    (global.set $output_len (i32.wrap_i64 (local.get $n))))
+  (func (export "error_set") (param $p i64) (global.set $error (i32.wrap_i64 (local.get $p))))
+
+  ;; The host's side.
+  (func (export "host_reset")
+    (global.set $top (i32.const 16))
+    (global.set $input (i32.const 0))
+    (global.set $input_len (i32.const 0))
+    (global.set $output (i32.const 0))
+    (global.set $output_len (i32.const 0))
+    (global.set $error (i32.const 0)))
+  (func (export "host_alloc") (param $n i32) (result i32) (call $alloc32 (local.get $n)))
+  (func (export "host_length") (param $p i32) (result i32) (call $length32 (local.get $p)))
+  (func (export "host_input_set") (param $p i32) (param $n i32)
+    (global.set $input (local.get $p))
+    (global.set $input_len (local.get $n)))
+  (func (export "host_output_offset") (result i32) (global.get $output))
+  (func (export "host_output_length") (result i32) (global.get $output_len))
+  (func (export "host_error") (result i32) (global.get $error))
+)
