@@ -45,11 +45,15 @@ function render(inst: Instance, opts: CallArgs): string {
 }
 
 /**
- * ABIs whose results come back by pointer (wasp-go): a string argument means a string result,
- * numbers alone a number, unless --returns says otherwise.
+ * The other ABIs, unless --returns says otherwise: an Extism function's output as text; for
+ * wasp-go, whose results come back by pointer, a string argument means a string result and
+ * numbers alone a number.
  */
 function renderPointer(inst: Instance, { fn, args, returns }: CallArgs): string {
-  const kind = returns !== 'auto' ? returns : args.some((a) => typeof a === 'string') ? 'string' : 'number';
+  const kind =
+    returns !== 'auto' ? returns
+    : inst.plugin.abi === 'extism' || args.some((a) => typeof a === 'string') ? 'string'
+    : 'number';
   if (kind === 'string') return inst.callString(fn, ...args) ?? '';
   if (kind === 'bytes') return Buffer.from(inst.callBytes(fn, ...args) ?? new Uint8Array(0)).toString('hex');
   const value = inst.call(fn, ...args);

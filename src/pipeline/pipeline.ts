@@ -87,6 +87,7 @@ export class Pipeline {
       await engine.registerPlugin(name, plugin.path, {
         sha256: plugin.sha256,
         abi: plugin.abi,
+        config: plugin.config,
         timeoutMs: plugin.timeoutMs,
         memoryLimitPages: plugin.memoryLimitPages,
         maxOutputBytes: plugin.maxOutputBytes,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseArg } from '../../src/cli/call.js';
 import { wasp } from '../helpers/cli.js';
-import { kits, wat, watExample } from '../helpers/plugins.js';
+import { kits, root, wat, watExample } from '../helpers/plugins.js';
 import { waspGoPlugin } from '../helpers/wasp-go.js';
 
 describe('wasp call', () => {
@@ -40,6 +40,15 @@ describe('wasp call', () => {
     expect(forced.code).toBe(1);
     expect(forced.stderr).toMatch(/does not fit hello's type/);
     expect((await wasp(['call', file, 'hello', 'x', '--abi', 'nope'])).code).toBe(2);
+  });
+
+  it('calls a plugin built for Extism (detected), printing its output', async () => {
+    const code = `${root}test/fixtures/extism/code.wasm`;
+    expect(await wasp(['call', code, 'count_vowels', 'hello world'])).toEqual({ code: 0, stdout: '{"count":3,"total":3,"vowels":"aeiouAEIOU"}\n', stderr: '' });
+    expect((await wasp(['call', `${root}test/fixtures/extism/echo.wasm`, 'echo', 'abc', '--returns', 'bytes'])).stdout).toBe('616263\n');
+    const trapped = await wasp(['call', `${root}test/fixtures/extism/unreachable.wasm`, 'do_unreachable']);
+    expect(trapped.code).toBe(1);
+    expect(trapped.stderr).toMatch(/do_unreachable trapped/);
   });
 
   it('passes --env to WASI', async () => {

@@ -77,6 +77,52 @@ describe('pipelines of wasp-go plugins', () => {
     });
   }
 
+  it('Extism plugins as stages: count_vowels with config through wasp run (stdin), echo through NATS in workers', async () => {
+    const file = await writeConfig(`name: ext
+plugins:
+  code: { path: ${root}test/fixtures/extism/code.wasm, config: { vowels: aeiou } }
+input: { stdin: true }
+stages: [{ name: count, plugin: code, function: count_vowels }]
+output: { stdout: true }
+`);
+    const child = spawn(process.execPath, [waspBin, 'run', file], { cwd: root });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const code = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    child.stdin.end('hello world\nAEIOU\n');
+    expect(await code, err).toBe(0);
+    // the config changes which letters count; the running total lives in the instance's vars
+    expect(out).toBe('{"count":3,"total":3,"vowels":"aeiou"}\n{"count":0,"total":3,"vowels":"aeiou"}\n');
+
+    const nats = await writeConfig(`name: ext-nats
+nats: { servers: "${server.url}" }
+plugins: { echo: { path: ${root}test/fixtures/extism/echo.wasm } }
+input: { subject: ext.in }
+stages: [{ name: echo, plugin: echo, function: echo, pool: { size: 2, mode: worker } }]
+output: { subject: ext.out }
+`);
+    const config = await loadPipelineConfig(nats);
+    const logger = completeLogger();
+    const transport = new NatsTransport(await connectNats(config.nats!, logger), logger);
+    const pipeline = await Pipeline.create(config, { transport, logger });
+    const seen: string[] = [];
+    const sub = nc.subscribe('ext.out', { callback: (_, m) => seen.push(Buffer.from(m.data).toString()) });
+    try {
+      await nc.flush();
+      await pipeline.start();
+      for (let i = 0; i < 300; i++) nc.publish('ext.in', Buffer.from(`e${i} 🐝`));
+      await eventually(() => seen.length, (n) => n === 300, 20_000);
+      expect(new Set(seen)).toEqual(new Set(Array.from({ length: 300 }, (_, i) => `e${i} 🐝`)));
+      await pipeline.drain();
+    } finally {
+      sub.unsubscribe();
+      pipeline.close();
+      await transport.close();
+    }
+  });
+
   it('validation checks a stage function against its plugin\'s ABI', async () => {
     // detected as wasp-go: (i32) -> i32 is a stage
     await expect(loadPipelineConfig(await goPipeline('input: { stdin: true }\nstages: [{ name: rev, plugin: go, function: reverse }]\noutput: { stdout: true }\n'))).resolves.toBeDefined();

@@ -113,7 +113,7 @@ interface MeaningView {
   nats?: { creds?: string; tls?: { ca?: string; cert?: string; key?: string } };
   input: { kind: string };
   deadLetter?: unknown;
-  plugins: Record<string, { path: string; sha256?: string; abi?: AbiName; timeoutMs?: number; memoryLimitPages?: number; maxOutputBytes?: number; wasi?: { files?: Record<string, string> } }>;
+  plugins: Record<string, { path: string; sha256?: string; abi?: AbiName; config?: Record<string, string>; timeoutMs?: number; memoryLimitPages?: number; maxOutputBytes?: number; wasi?: { files?: Record<string, string> } }>;
   /** holes where a stage is malformed, so indexes still match the file */
   stages: ({ name: string; plugin: string; function: string } | undefined)[];
 }
@@ -479,7 +479,7 @@ async function checkMeaning(config: MeaningView, checkPlugins: boolean, problem:
     if (!checkPlugins || !(await mustExist(['plugins', name, 'path'], p.path))) continue;
     let plugin;
     try {
-      plugin = await compilePlugin(name, p.path, { sha256: p.sha256, abi: p.abi, timeoutMs: p.timeoutMs, memoryLimitPages: p.memoryLimitPages, maxOutputBytes: p.maxOutputBytes }, new Map());
+      plugin = await compilePlugin(name, p.path, { sha256: p.sha256, abi: p.abi, config: p.config, timeoutMs: p.timeoutMs, memoryLimitPages: p.memoryLimitPages, maxOutputBytes: p.maxOutputBytes }, new Map());
     } catch (error) {
       const e = error as WaspError;
       const key = e instanceof PluginHashMismatchError ? 'sha256' : e instanceof MemoryLimitError ? 'memoryLimitPages' : 'path';

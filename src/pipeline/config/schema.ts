@@ -82,7 +82,10 @@ export const pluginSchema = z
     abi: z
       .enum(ABI_NAMES as [AbiName, ...AbiName[]])
       .optional()
-      .describe('the ABI the plugin was built for (wasp/1, wasp-go); detected from the module when left out. A wasp-go stage function takes the message as a length-prefixed bytes block and returns one (0: no output)'),
+      .describe(
+        'the ABI the plugin was built for (wasp/1, wasp-go, extism); detected from the module when left out. A wasp-go stage function takes the message as a length-prefixed bytes block and returns one (0: no output); an Extism function gets the message as its input, and its output, if it sets one, is the stage\'s output',
+      ),
+    config: z.record(z.string(), z.string()).optional().describe('ABI extism: what the plugin\'s config_get answers'),
     wasi: z
       .strictObject({
         env: z.record(z.string(), z.string()).optional().describe('environment variables the plugin sees'),
@@ -216,6 +219,7 @@ export interface PipelineConfig {
       path: string;
       sha256?: string;
       abi?: AbiName;
+      config?: Record<string, string>;
       timeoutMs: number;
       memoryLimitPages: number;
       maxOutputBytes: number;
