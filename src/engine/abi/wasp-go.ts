@@ -37,6 +37,16 @@ export function waspGoCallbackType(signature: CallbackSignature): FuncType {
   return { params: signature.params.map(one), results: r === 'void' ? [] : [one(r)] };
 }
 
+/** An export, looked up and checked once. */
+interface Entry {
+  readonly name: string;
+  readonly fn: (...args: unknown[]) => unknown;
+  readonly type: FuncType;
+  /** every parameter an i32 or f64-compatible number: numbers pass straight through */
+  readonly numeric: boolean;
+  readonly returnsPointer: boolean;
+}
+
 const NUMBER = 0;
 const STRING = 1;
 const BYTES = 2;
@@ -50,10 +60,14 @@ interface Kernel {
 }
 
 export class WaspGoCalls implements AbiAdapter {
-  /** Blocks to deallocate when the call ends, pointer -> size: a Map, so a block handed back and forth is freed once. */
-  readonly #frees = new Map<number, number>();
+  // Blocks to deallocate when the call ends: pointer, size, pointer, size... A block handed back
+  // and forth (a callback's result returned as the export's) is noted once. Reused, never truncated.
+  readonly #frees: number[] = [];
+  #freeCount = 0;
   #raised: string | null = null;
   #kernel: Kernel | undefined;
+  readonly #entries = new Map<string, Entry>();
+  #last: Entry | undefined;
 
   constructor(
     readonly port: AbiPort,
@@ -121,34 +135,66 @@ export class WaspGoCalls implements AbiAdapter {
     return out === null ? [] : [out];
   }
 
-  #run(name: string, args: readonly unknown[], kind: Kind): unknown {
-    const port = this.port;
-    const fn = port.exports()[name];
-    if (typeof fn !== 'function') {
-      throw new FunctionNotFoundError(`plugin ${port.context.plugin} exports no function ${name}`, { ...port.context, function: name });
+  #entry(name: string): Entry {
+    const last = this.#last;
+    if (last !== undefined && last.name === name) return last;
+    let entry = this.#entries.get(name);
+    if (entry === undefined) {
+      const fn = this.port.exports()[name];
+      if (typeof fn !== 'function') {
+        throw new FunctionNotFoundError(`plugin ${this.port.context.plugin} exports no function ${name}`, { ...this.port.context, function: name });
+      }
+      const type = this.functionType(name);
+      entry = {
+        name,
+        fn: fn as (...args: unknown[]) => unknown,
+        type,
+        numeric: type.params.every((p) => p === 'i32' || p === 'f32' || p === 'f64'),
+        returnsPointer: type.results.length === 1 && type.results[0] === 'i32',
+      };
+      this.#entries.set(name, entry);
     }
-    const type = this.functionType(name);
+    this.#last = entry;
+    return entry;
+  }
+
+  #run(name: string, args: readonly unknown[], kind: Kind): unknown {
+    const entry = this.#entry(name);
+    if (kind !== NUMBER && !entry.returnsPointer) throw this.#signature(name, entry.type, `returns ${formatType(entry.type)}, not a pointer`);
+    const port = this.port;
     port.begin(name);
     // where it failed: while copying in, in the plugin (unwound: it must be replaced), or while reading the result
     let phase = 0;
     let out: unknown;
     try {
-      const values = this.#marshal(name, type, args);
-      phase = 1;
-      const result = (fn as (...a: unknown[]) => unknown)(...values);
+      let result: unknown;
+      // the common shapes without an array of values: one string or bytes, or numbers only
+      if (args.length === 1 && entry.type.params.length === 1 && entry.type.params[0] === 'i32' && (typeof args[0] === 'string' || args[0] instanceof Uint8Array)) {
+        const ptr = this.#write(args[0] as string | Uint8Array);
+        phase = 1;
+        result = entry.fn(ptr);
+      } else if (entry.numeric && args.length === entry.type.params.length && allNumbers(args)) {
+        phase = 1;
+        result = args.length === 0 ? entry.fn() : args.length === 1 ? entry.fn(args[0]) : args.length === 2 ? entry.fn(args[0], args[1]) : entry.fn(...args);
+      } else {
+        const values = this.#marshal(name, entry.type, args);
+        phase = 1;
+        result = entry.fn(...values);
+      }
       phase = 2;
-      if (kind !== NUMBER && type.results[0] !== 'i32') throw this.#signature(name, type, `returns ${formatType(type)}, not a pointer`);
       out = kind === NUMBER ? result : result === 0 ? null : kind === STRING ? this.#resultString(result as number) : this.#readBytes(result as number, `the result of ${name}`);
     } catch (error) {
       this.#raised = null;
-      this.#freeAll();
+      this.#freeCount = 0;
       throw port.fail(error, phase === 1 || !(error instanceof WaspError));
     }
-    try {
-      this.#freeAll();
-    } catch (error) {
-      this.#raised = null;
-      throw port.fail(error, true);
+    if (this.#freeCount !== 0) {
+      try {
+        this.#freeAll();
+      } catch (error) {
+        this.#raised = null;
+        throw port.fail(error, true);
+      }
     }
     const raised = this.#raised;
     if (raised !== null) {
@@ -196,10 +242,13 @@ export class WaspGoCalls implements AbiAdapter {
       memory.bytes()[ptr + length] = 0;
     } else {
       const u8 = memory.bytes();
-      new DataView(u8.buffer, u8.byteOffset).setUint32(ptr, length, true);
+      u8[ptr] = length;
+      u8[ptr + 1] = length >>> 8;
+      u8[ptr + 2] = length >>> 16;
+      u8[ptr + 3] = length >>> 24;
       u8.set(value, ptr + 4);
     }
-    this.#frees.set(ptr, size);
+    this.#note(ptr, size);
     return ptr;
   }
 
@@ -223,7 +272,7 @@ export class WaspGoCalls implements AbiAdapter {
     const length = stringSize(p) >>> 0;
     this.#limit(length, 'the result');
     const text = this.#memory().string(p, length, 'the result', this.port.context);
-    this.#frees.set(p, length + 1);
+    this.#note(p, length + 1);
     return text;
   }
 
@@ -236,7 +285,7 @@ export class WaspGoCalls implements AbiAdapter {
     if (end < 0) throw outOfBounds(p, u8.length - p, u8.length, `${what} (no NUL before the end of memory)`, this.port.context);
     this.#limit(end - p, what);
     const text = this.#memory().readUtf8(p, end);
-    this.#frees.set(p, end - p + 1);
+    this.#note(p, end - p + 1);
     return text;
   }
 
@@ -246,10 +295,10 @@ export class WaspGoCalls implements AbiAdapter {
     const memory = this.#memory();
     const u8 = memory.bytes();
     if (p + 4 > u8.length) throw outOfBounds(p, 4, u8.length, what, this.port.context);
-    const length = new DataView(u8.buffer, u8.byteOffset).getUint32(p, true);
+    const length = (u8[p]! | (u8[p + 1]! << 8) | (u8[p + 2]! << 16) | (u8[p + 3]! << 24)) >>> 0;
     this.#limit(length, what);
     const data = memory.copy(p + 4, length, what, this.port.context);
-    this.#frees.set(p, length + 4);
+    this.#note(p, length + 4);
     return data;
   }
 
@@ -260,12 +309,23 @@ export class WaspGoCalls implements AbiAdapter {
     }
   }
 
-  #freeAll(): void {
+  #note(ptr: number, size: number): void {
     const frees = this.#frees;
-    if (frees.size === 0) return;
+    const count = this.#freeCount;
+    for (let i = 0; i < count; i += 2) if (frees[i] === ptr) return;
+    frees[count] = ptr;
+    frees[count + 1] = size;
+    this.#freeCount = count + 2;
+  }
+
+  #freeAll(): void {
+    const count = this.#freeCount;
+    if (count === 0) return;
+    this.#freeCount = 0;
     const deallocate = this.#kernelOf().deallocate;
-    if (deallocate !== undefined) for (const [ptr, size] of frees) deallocate(ptr, size);
-    frees.clear();
+    if (deallocate === undefined) return;
+    const frees = this.#frees;
+    for (let i = 0; i < count; i += 2) deallocate(frees[i]!, frees[i + 1]!);
   }
 
   #memory(): PluginMemory {
@@ -280,4 +340,9 @@ export class WaspGoCalls implements AbiAdapter {
     const fn = <T>(name: string): T | undefined => (typeof exports[name] === 'function' ? (exports[name] as T) : undefined);
     return (this.#kernel = { allocate: fn('allocate'), deallocate: fn('deallocate'), stringSize: fn('get_string_size') });
   }
+}
+
+function allNumbers(args: readonly unknown[]): boolean {
+  for (let i = 0; i < args.length; i++) if (typeof args[i] !== 'number') return false;
+  return true;
 }
