@@ -259,6 +259,37 @@ for (const [language, path] of languages) {
       ['Extism JS SDK', ext(async () => (await extism.call('reverse', kib))?.bytes())],
     ],
   });
+
+  // The same Extism plugins through both hosts: Extism's own builds (test/fixtures/extism),
+  // count_vowels from a real PDK, and a 20-byte echo. Through Wasp they run as ABI extism.
+  const vowelsInput = 'Wasp runs Extism plugins too';
+  const fixtures = `${root}test/fixtures/extism`;
+  for (const [file, fn, input, group] of [
+    ['code.wasm', 'count_vowels', vowelsInput, 'count_vowels (Extism\'s code.wasm), Wasp vs Extism JS SDK'],
+    ['echo.wasm', 'echo', string20, 'echo 20 B (Extism\'s echo.wasm), Wasp vs Extism JS SDK'],
+  ] as const) {
+    const data = new Uint8Array(await readFile(`${fixtures}/${file}`));
+    const theirs = await createPlugin({ wasm: [{ data }] }, { useWasi: true, runInWorker: false });
+    await engine.registerPlugin(file, data);
+    const ours = await engine.getInstance(file);
+    const expected = (await theirs.call(fn, input))?.text();
+    if (ours.callString(fn, input) !== expected) throw new Error(`${file}: Wasp and the Extism JS SDK disagree on ${fn}`);
+    const theirReset = () => theirs.reset();
+    const theirCall = (): (() => unknown) => {
+      const marker = () => undefined;
+      asyncTasks.set(marker, batchAsync(async () => (await theirs.call(fn, input))?.text(), theirReset));
+      return marker;
+    };
+    plan.push({
+      group,
+      baseline: 'engine callString()',
+      target: ['Extism JS SDK', 10, 'min'],
+      tasks: [
+        ['engine callString()', () => ours.callString(fn, input)],
+        ['Extism JS SDK', theirCall()],
+      ],
+    });
+  }
 }
 
 const loops = new Map(plan.flatMap(({ group, tasks }) => tasks.map(([name, fn]) => [`${group} | ${name}`, asyncTasks.get(fn) ?? batch(fn, `${group} | ${name}`)] as const)));

@@ -9,7 +9,7 @@ import type { Callback, CallbackSignature } from '../../callbacks.js';
 import { AllocationError, CallbackError, FunctionNotFoundError, OutputLimitError, PluginCallError, SignatureError, WaspError } from '../../errors.js';
 import { formatType } from '../../host-imports.js';
 import type { LogLevel } from '../../logger.js';
-import { readUtf8 } from '../../utf8.js';
+import { PluginMemory } from '../../memory.js';
 import type { FuncType, ValType } from '../../wasm-binary.js';
 import type { AbiAdapter, AbiPort } from '../abi.js';
 import { KERNEL_WASM_BASE64 } from './kernel-wasm.js';
@@ -59,6 +59,7 @@ export function extismCallbackType(signature: CallbackSignature): FuncType {
 
 /** Extism's log levels, as get_log_level answers them. */
 const LEVEL_NUMBER: Record<LogLevel, number> = { trace: 0, debug: 1, info: 2, warn: 3, error: 4 };
+const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error'];
 
 let kernelModule: WebAssembly.Module | undefined;
 function kernelOf(): WebAssembly.Module {
@@ -68,12 +69,18 @@ function kernelOf(): WebAssembly.Module {
 interface KernelExports {
   memory: WebAssembly.Memory;
   host_reset(): void;
+  host_begin(n: number): number;
   host_alloc(n: number): number;
   host_length(p: number): number;
   host_input_set(p: number, n: number): void;
   host_output_offset(): number;
   host_output_length(): number;
   host_error(): number;
+}
+
+interface Entry {
+  readonly name: string;
+  readonly fn: () => number | undefined;
 }
 
 const NUMBER = 0;
@@ -85,27 +92,34 @@ export class ExtismCalls implements AbiAdapter {
   readonly #kernel: WebAssembly.Instance;
   readonly #k: KernelExports;
   readonly #vars = new Map<string, Uint8Array>();
-  #u8: Uint8Array;
+  /** config values as UTF-8, encoded once */
+  readonly #config = new Map<string, Uint8Array>();
+  readonly #memory: PluginMemory;
+  #last: Entry | undefined;
 
   constructor(
     readonly port: AbiPort,
     readonly functionType: (name: string) => FuncType,
     readonly config: Readonly<Record<string, string>>,
   ) {
-    this.#kernel = new WebAssembly.Instance(kernelOf(), {});
+    this.#kernel = new WebAssembly.Instance(kernelOf(), {
+      host: {
+        config_get: (p: number, n: number) => this.#configGet(p, n),
+        var_get: (p: number, n: number) => this.#varGet(p, n),
+        var_set: (kp: number, kn: number, vp: number, vn: number) => this.#varSet(kp, kn, vp, vn),
+        log: (level: number, p: number, n: number) => this.port.log(LEVELS[level] ?? 'info', this.#memory.readUtf8(p, p + n)),
+        log_level: () => LEVEL_NUMBER[this.port.logLevel()],
+      },
+    });
     this.#k = this.#kernel.exports as unknown as KernelExports;
-    this.#u8 = new Uint8Array(this.#k.memory.buffer);
+    this.#memory = new PluginMemory(this.#k.memory);
+    for (const [key, value] of Object.entries(config)) this.#config.set(key, Buffer.from(value, 'utf8'));
   }
 
   hostImports(): Record<string, Record<string, unknown>> {
     const k = this.#kernel.exports;
     const env: Record<string, unknown> = {};
-    for (const name of Object.keys(EXTISM_IMPORTS)) if (k[name] !== undefined) env[name] = k[name];
-    env.config_get = (key: bigint) => this.#configGet(key);
-    env.var_get = (key: bigint) => this.#varGet(key);
-    env.var_set = (key: bigint, value: bigint) => this.#varSet(key, value);
-    for (const level of ['trace', 'debug', 'info', 'warn', 'error'] as const) env[`log_${level}`] = (p: bigint) => this.port.log(level, this.#text(p));
-    env.get_log_level = () => LEVEL_NUMBER[this.port.logLevel()];
+    for (const name of Object.keys(EXTISM_IMPORTS)) env[name] = k[name];
     const old = Object.fromEntries(Object.entries(env).map(([name, fn]) => [`${EXTISM_OLD_PREFIX}${name}`, fn]));
     return { [EXTISM_ENV]: env, env: old };
   }
@@ -157,36 +171,44 @@ export class ExtismCalls implements AbiAdapter {
     return out === null ? [] : [out];
   }
 
-  /** Input in, the export called, its output (or the return code, for call) out. */
-  #run(name: string, args: readonly unknown[], kind: Kind): unknown {
-    const port = this.port;
-    const fn = port.exports()[name];
+  #entry(name: string): Entry {
+    const last = this.#last;
+    if (last !== undefined && last.name === name) return last;
+    const fn = this.port.exports()[name];
     if (typeof fn !== 'function') {
-      throw new FunctionNotFoundError(`plugin ${port.context.plugin} exports no function ${name}`, { ...port.context, function: name });
+      throw new FunctionNotFoundError(`plugin ${this.port.context.plugin} exports no function ${name}`, { ...this.port.context, function: name });
     }
     const type = this.functionType(name);
     if (type.params.length !== 0 || type.results.length > 1 || (type.results.length === 1 && type.results[0] !== 'i32')) {
       throw this.#signature(name, type, 'an Extism export takes nothing and returns an i32');
     }
-    if (args.length > 1 || (args.length === 1 && typeof args[0] !== 'string' && !(args[0] instanceof Uint8Array))) {
-      throw this.#signature(name, type, 'an Extism call takes one input, a string or bytes');
+    return (this.#last = { name, fn: fn as () => number | undefined });
+  }
+
+  /** Input in, the export called, its output (or the return code, for call) out. */
+  #run(name: string, args: readonly unknown[], kind: Kind): unknown {
+    const entry = this.#entry(name);
+    const input = args.length === 0 ? undefined : args[0];
+    if (args.length > 1 || (input !== undefined && typeof input !== 'string' && !(input instanceof Uint8Array))) {
+      throw this.#signature(name, this.functionType(name), 'an Extism call takes one input, a string or bytes');
     }
+    const port = this.port;
     port.begin(name);
     const k = this.#k;
     let phase = 0;
     let rc: number;
     try {
-      k.host_reset();
-      const input = args[0] as string | Uint8Array | undefined;
-      if (input !== undefined && input.length !== 0) {
-        const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : input;
-        const p = k.host_alloc(bytes.length);
-        if (p === 0) throw new AllocationError(`plugin ${port.context.plugin}: the kernel cannot hold an input of ${bytes.length} bytes`, port.context);
-        this.#bytes().set(bytes, p);
-        k.host_input_set(p, bytes.length);
+      if (input === undefined || input.length === 0) k.host_begin(0);
+      else {
+        const isString = typeof input === 'string';
+        const size = isString ? Buffer.byteLength(input, 'utf8') : input.length;
+        const p = k.host_begin(size);
+        if (p === 0) throw new AllocationError(`plugin ${port.context.plugin}: the kernel cannot hold an input of ${size} bytes`, port.context);
+        if (isString) this.#memory.writeUtf8(input, p, size);
+        else this.#bytes().set(input, p);
       }
       phase = 1;
-      rc = ((fn as () => number | undefined)() ?? 0) | 0;
+      rc = (entry.fn() ?? 0) | 0;
     } catch (error) {
       throw port.fail(error, phase === 1 || !(error instanceof WaspError));
     }
@@ -194,25 +216,22 @@ export class ExtismCalls implements AbiAdapter {
       port.end();
       return rc;
     }
+    // output_set and error_set leave their values at 0, 4 and 8 of the kernel's memory
+    const u8 = this.#bytes();
     if (rc !== 0) {
-      const e = k.host_error();
-      const message = e === 0 ? null : this.#textAt(e);
+      const e = (u8[8]! | (u8[9]! << 8) | (u8[10]! << 16) | (u8[11]! << 24)) >>> 0;
+      const message = e === 0 ? null : this.#text(e);
       throw port.fail(new PluginCallError(rc, message, { ...port.context, function: name }), false);
     }
-    const p = k.host_output_offset();
-    const n = k.host_output_length();
+    const p = (u8[0]! | (u8[1]! << 8) | (u8[2]! << 16) | (u8[3]! << 24)) >>> 0;
+    const n = (u8[4]! | (u8[5]! << 8) | (u8[6]! << 16) | (u8[7]! << 24)) >>> 0;
     let out: string | Uint8Array | null = null;
-    try {
-      if (p !== 0 || n !== 0) {
-        if (n > port.maxOutputBytes) {
-          throw new OutputLimitError(`plugin ${port.context.plugin}: the output of ${name} is ${n} bytes, over maxOutputBytes ${port.maxOutputBytes}`, port.context);
-        }
-        const u8 = this.#bytes();
-        if (p + n > u8.length) throw new AllocationError(`plugin ${port.context.plugin}: ${name} set an output outside the kernel's memory`, port.context);
-        out = kind === STRING ? readUtf8(Buffer.from(u8.buffer, u8.byteOffset, u8.length), p, p + n) : u8.slice(p, p + n);
+    if (p !== 0 || n !== 0) {
+      if (n > port.maxOutputBytes) {
+        throw port.fail(new OutputLimitError(`plugin ${port.context.plugin}: the output of ${name} is ${n} bytes, over maxOutputBytes ${port.maxOutputBytes}`, port.context), false);
       }
-    } catch (error) {
-      throw port.fail(error, false);
+      if (p + n > u8.length) throw port.fail(new AllocationError(`plugin ${port.context.plugin}: ${name} set an output outside the kernel's memory`, port.context), false);
+      out = kind === STRING ? this.#memory.readUtf8(p, p + n) : u8.slice(p, p + n);
     }
     port.end();
     return out;
@@ -222,25 +241,33 @@ export class ExtismCalls implements AbiAdapter {
     return new SignatureError(`plugin ${this.port.context.plugin}: ${name} has type ${formatType(type)}: ${what}`, { ...this.port.context, function: name });
   }
 
-  /** The kernel's memory, as it is now (a grow replaces the buffer). */
+  /** The kernel's memory, as it is now (a grow detaches the old view, which PluginMemory notices). */
   #bytes(): Uint8Array {
-    if (this.#u8.length === 0 || this.#u8.buffer !== this.#k.memory.buffer) this.#u8 = new Uint8Array(this.#k.memory.buffer);
-    return this.#u8;
+    return this.#memory.bytes();
+  }
+
+  /** The length of the block at kernel offset p (0 for an offset that names none). */
+  #length(p: bigint | number): number {
+    const at = Number(p);
+    return at > 0xffffffff ? 0 : this.#k.host_length(at);
   }
 
   /** A copy of the block at kernel offset p (empty for an offset that names none). */
   #block(p: bigint | number): Uint8Array {
     const at = Number(p);
-    const n = at > 0xffffffff ? 0 : this.#k.host_length(at);
+    const n = this.#length(at);
     return n === 0 ? new Uint8Array(0) : this.#bytes().slice(at, at + n);
   }
 
-  #text(p: bigint): string {
-    return Buffer.from(this.#block(p)).toString('utf8');
+  /** The block at kernel offset p as UTF-8 text, decoded in place. */
+  #text(p: bigint | number): string {
+    const at = Number(p);
+    const n = this.#length(at);
+    return n === 0 ? '' : this.#memory.readUtf8(at, at + n);
   }
 
   #textAt(p: number): string {
-    return Buffer.from(this.#block(p)).toString('utf8');
+    return this.#text(p);
   }
 
   /** A new kernel block holding the bytes; its offset (0 when the kernel is full). */
@@ -250,19 +277,21 @@ export class ExtismCalls implements AbiAdapter {
     return p;
   }
 
-  #configGet(key: bigint): bigint {
-    const value = this.config[this.#text(key)];
-    return value === undefined ? 0n : BigInt(this.#put(Buffer.from(value, 'utf8')));
+  // Keys decoded in place; values copied out of the kernel (which starts empty every call) into vars.
+  #configGet(p: number, n: number): number {
+    const value = this.#config.get(this.#memory.readUtf8(p, p + n));
+    return value === undefined ? 0 : this.#put(value);
   }
 
-  #varGet(key: bigint): bigint {
-    const value = this.#vars.get(this.#text(key));
-    return value === undefined ? 0n : BigInt(this.#put(value));
+  #varGet(p: number, n: number): number {
+    const value = this.#vars.get(this.#memory.readUtf8(p, p + n));
+    return value === undefined ? 0 : this.#put(value);
   }
 
-  #varSet(key: bigint, value: bigint): void {
-    const name = this.#text(key);
-    if (value === 0n) this.#vars.delete(name);
-    else this.#vars.set(name, this.#block(value));
+  #varSet(kp: number, kn: number, vp: number, vn: number): void {
+    const name = this.#memory.readUtf8(kp, kp + kn);
+    if (vp === 0) this.#vars.delete(name);
+    else this.#vars.set(name, this.#bytes().slice(vp, vp + vn));
   }
+
 }

@@ -7,7 +7,15 @@
 ;; A block is its length (i64) and then its bytes; an offset names the bytes. The kernel starts
 ;; empty for every call (host_reset): what a call allocated is gone with the next one, so a
 ;; plugin that never frees leaks nothing. Its memory is at most 16,384 pages (1 GiB).
+;;
+;; Config, vars and logs need the host: those functions pass the block's offset and length on as
+;; i32 to the host's imports ("host"), so no i64 (a BigInt in JavaScript) crosses over.
 (module
+  (import "host" "config_get" (func $h_config_get (param i32 i32) (result i32)))
+  (import "host" "var_get" (func $h_var_get (param i32 i32) (result i32)))
+  (import "host" "var_set" (func $h_var_set (param i32 i32 i32 i32)))
+  (import "host" "log" (func $h_log (param i32 i32 i32)))
+  (import "host" "log_level" (func $h_log_level (result i32)))
   (memory (export "memory") 1 16384)
   (global $top (mut i32) (i32.const 16))
   (global $input (mut i32) (i32.const 0))
@@ -65,19 +73,56 @@
     (i32.load8_u (i32.add (global.get $input) (i32.wrap_i64 (local.get $i)))))
   (func (export "input_load_u64") (param $i i64) (result i64)
     (i64.load (i32.add (global.get $input) (i32.wrap_i64 (local.get $i)))))
+  ;; Also kept at addresses 0 (output offset), 4 (output length) and 8 (error offset), where the
+  ;; host reads them without a call.
   (func (export "output_set") (param $p i64) (param $n i64)
     (global.set $output (i32.wrap_i64 (local.get $p)))
-    (global.set $output_len (i32.wrap_i64 (local.get $n))))
-  (func (export "error_set") (param $p i64) (global.set $error (i32.wrap_i64 (local.get $p))))
+    (global.set $output_len (i32.wrap_i64 (local.get $n)))
+    (i32.store (i32.const 0) (global.get $output))
+    (i32.store (i32.const 4) (global.get $output_len)))
+  (func (export "error_set") (param $p i64)
+    (global.set $error (i32.wrap_i64 (local.get $p)))
+    (i32.store (i32.const 8) (global.get $error)))
+
+  ;; Config, vars and logs, through the host.
+  (func $at (param $p i64) (result i32)
+    (if (i64.gt_u (local.get $p) (i64.const 0xFFFFFFFF)) (then (return (i32.const 0))))
+    (i32.wrap_i64 (local.get $p)))
+  (func (export "config_get") (param $key i64) (result i64)
+    (i64.extend_i32_u (call $h_config_get (call $at (local.get $key)) (call $length32 (call $at (local.get $key))))))
+  (func (export "var_get") (param $key i64) (result i64)
+    (i64.extend_i32_u (call $h_var_get (call $at (local.get $key)) (call $length32 (call $at (local.get $key))))))
+  (func (export "var_set") (param $key i64) (param $value i64)
+    (call $h_var_set
+      (call $at (local.get $key)) (call $length32 (call $at (local.get $key)))
+      (call $at (local.get $value)) (call $length32 (call $at (local.get $value)))))
+  (func (export "log_trace") (param $p i64) (call $h_log (i32.const 0) (call $at (local.get $p)) (call $length32 (call $at (local.get $p)))))
+  (func (export "log_debug") (param $p i64) (call $h_log (i32.const 1) (call $at (local.get $p)) (call $length32 (call $at (local.get $p)))))
+  (func (export "log_info") (param $p i64) (call $h_log (i32.const 2) (call $at (local.get $p)) (call $length32 (call $at (local.get $p)))))
+  (func (export "log_warn") (param $p i64) (call $h_log (i32.const 3) (call $at (local.get $p)) (call $length32 (call $at (local.get $p)))))
+  (func (export "log_error") (param $p i64) (call $h_log (i32.const 4) (call $at (local.get $p)) (call $length32 (call $at (local.get $p)))))
+  (func (export "get_log_level") (result i32) (call $h_log_level))
 
   ;; The host's side.
-  (func (export "host_reset")
+  (func $reset (export "host_reset")
     (global.set $top (i32.const 16))
     (global.set $input (i32.const 0))
     (global.set $input_len (i32.const 0))
     (global.set $output (i32.const 0))
     (global.set $output_len (i32.const 0))
-    (global.set $error (i32.const 0)))
+    (global.set $error (i32.const 0))
+    (i64.store (i32.const 0) (i64.const 0))
+    (i32.store (i32.const 8) (i32.const 0)))
+  ;; A call begins: the kernel empty, and a block of $n bytes for its input (0: none, or no room).
+  (func (export "host_begin") (param $n i32) (result i32)
+    (local $p i32)
+    (call $reset)
+    (if (i32.eqz (local.get $n)) (then (return (i32.const 0))))
+    (local.set $p (call $alloc32 (local.get $n)))
+    (if (local.get $p) (then
+      (global.set $input (local.get $p))
+      (global.set $input_len (local.get $n))))
+    (local.get $p))
   (func (export "host_alloc") (param $n i32) (result i32) (call $alloc32 (local.get $n)))
   (func (export "host_length") (param $p i32) (result i32) (call $length32 (local.get $p)))
   (func (export "host_input_set") (param $p i32) (param $n i32)
