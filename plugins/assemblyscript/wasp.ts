@@ -1,4 +1,4 @@
-// The Wasp plugin kit for AssemblyScript: ABI wasp/1 (docs/abi.md) behind a
+// The Wasp plugin kit for AssemblyScript: ABI wasp/1 (docs/abi/wasp-1.md) behind a
 // few helpers.
 //
 // A plugin's entry file imports what it needs from here and re-exports the

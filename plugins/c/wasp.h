@@ -1,5 +1,5 @@
 /*
- * wasp.h - the C kit for ABI wasp/1 (see docs/abi.md).
+ * wasp.h - the C kit for ABI wasp/1 (see docs/abi/wasp-1.md).
  *
  * A single header. Include it from exactly ONE .c file of a plugin: that file
  * gets the definitions of the exported allocator (wasp_alloc / wasp_free), and

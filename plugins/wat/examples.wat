@@ -1,5 +1,5 @@
 ;; The example plugin written by hand in WebAssembly text: ABI wasp/1
-;; (docs/abi.md) with no kit in between. It exports the first block of the
+;; (docs/abi/wasp-1.md) with no kit in between. It exports the first block of the
 ;; table in plugins/README.md: sum, hello, reverse, add_i64, mul_f64 and
 ;; half_f32. Build it with `node plugins/build.mjs wat`.
 ;;

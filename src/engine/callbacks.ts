@@ -2,7 +2,7 @@ import { CallbackDefinitionError, CallbackError, type ErrorContext } from './err
 import type { PluginMemory } from './memory.js';
 import type { FuncType, ValType } from './wasm-binary.js';
 
-/** How a callback's parameter or result crosses the boundary (see docs/abi.md, "Callbacks"). */
+/** How a callback's parameter or result crosses the boundary (see docs/abi/wasp-1.md, "Callbacks"). */
 export type CallbackType = 'string' | 'bytes' | 'i32' | 'i64' | 'f32' | 'f64';
 
 export interface CallbackSignature {

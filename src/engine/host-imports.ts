@@ -1,6 +1,6 @@
 import type { FuncType } from './wasm-binary.js';
 
-/** The `wasp` module's functions and the only signatures they may be imported with (docs/abi.md). */
+/** The `wasp` module's functions and the only signatures they may be imported with (docs/abi/wasp-1.md). */
 export const HOST_IMPORTS: Readonly<Record<string, FuncType>> = {
   output: { params: ['i32', 'i32'], results: [] },
   error: { params: ['i32', 'i32'], results: [] },

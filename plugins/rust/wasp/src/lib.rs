@@ -1,4 +1,4 @@
-//! Kit for writing Wasp plugins in Rust. It hides ABI wasp/1 (`docs/abi.md`):
+//! Kit for writing Wasp plugins in Rust. It hides ABI wasp/1 (`docs/abi/wasp-1.md`):
 //! exports take their input as `&[u8]` or `&str`, return what they output,
 //! and `Err` becomes the call's error message with status 1.
 //!
