@@ -208,7 +208,7 @@ export class Instance {
       this.#wasi = createWasi(options.wasi ?? plugin.wasi ?? {}, { plugin: plugin.name });
       const wasi = this.#wasi.getImports(module) as Record<string, Record<string, unknown>>;
       this.#stdio = routeOutput(wasi, () => this.#memory?.bytes(), (stream, line) => this.#logLine('debug', line, stream));
-      if (plugin.abi === 'wasp-go') catchExit(wasi);
+      if (plugin.abi !== 'wasp/1') catchExit(wasi);
       Object.assign(imports, wasi);
     }
 
@@ -230,12 +230,14 @@ export class Instance {
     this.#free = (asFunction(wasm.exports.wasp_free) as ((ptr: number, size: number) => void) | undefined) ?? noFree;
 
     const initialize = asFunction(wasm.exports._initialize);
-    // Go Wasp never runs _start, yet a TinyGo module's _start sets up its runtime (and returns, or
-    // exits 0): without it the module corrupts its own heap after some thousands of calls.
-    const start = initialize === undefined && plugin.abi === 'wasp-go' ? asFunction(wasm.exports._start) : undefined;
-    const setUp = initialize ?? start;
-    if (setUp !== undefined) {
-      const fn = initialize !== undefined ? '_initialize' : '_start';
+    // Plugins of other hosts expect their set-up done once: a TinyGo module's _start sets up its
+    // runtime (and returns, or exits 0), which Go Wasp never ran, so its plugins corrupted their
+    // own heap after some thousands of calls; Extism runs _start for a command module, and
+    // hs_init for a Haskell one.
+    const start = initialize === undefined && plugin.abi !== 'wasp/1' ? asFunction(wasm.exports._start) : undefined;
+    const haskell = plugin.abi === 'extism' ? asFunction(wasm.exports.hs_init) : undefined;
+    for (const [fn, setUp] of [[initialize !== undefined ? '_initialize' : '_start', initialize ?? start], ['hs_init', haskell]] as const) {
+      if (setUp === undefined) continue;
       this.#callStart = 0;
       try {
         setUp();
@@ -1064,7 +1066,7 @@ function checkSpec(entry: Entry, spec: FuncSpec, context: ErrorContext): void {
   }
 }
 
-/** proc_exit from a wasp-go module: thrown through the plugin, so _start may end with exit code 0. */
+/** proc_exit from a plugin of another host: thrown through the plugin, so _start may end with exit code 0. */
 class WasiExit extends Error {
   constructor(readonly code: number) {
     super(`proc_exit(${code})`);

@@ -47,6 +47,51 @@ describe('Extism\'s own plugins', () => {
     }
   });
 
+  it('Haskell PDK (hello_haskell.wasm: hs_init run once, config)', async () => {
+    const bytes = await fixture('hello_haskell');
+    const engine = new Engine();
+    await engine.registerPlugin('hs', bytes, { config: { greeting: 'Howdy' } });
+    const inst = await engine.getInstance('hs');
+    const sdk = await createPlugin({ wasm: [{ data: bytes }] }, { useWasi: true, runInWorker: false, config: { greeting: 'Howdy' } });
+    try {
+      for (const input of ['John', 'Ben', 'Zoë 🐝', '']) expect(inst.callString('testing', input)).toBe((await sdk.call('testing', input))?.text() ?? null);
+      expect(inst.callString('testing', 'John')).toBe('Howdy, John');
+    } finally {
+      await sdk.close();
+    }
+  });
+
+  it('Go PDK (TinyGo: _start run once): config, vars, logs at every level, an error', async () => {
+    const engine = new Engine();
+    const lines: [string, string][] = [];
+    const logging = new Engine({
+      logger: Object.fromEntries((['trace', 'debug', 'info', 'warn', 'error'] as const).map((l) => [l, (m: string) => lines.push([l, m])])),
+    });
+    for (const name of ['config', 'var', 'fail', 'hello']) await engine.registerPlugin(name, await fixture(name), { config: { thing: 'cool' } });
+    await logging.registerPlugin('log', await fixture('log'));
+    for (const name of ['config', 'var', 'hello']) {
+      const inst = await engine.getInstance(name);
+      const sdk = await createPlugin({ wasm: [{ data: await fixture(name) }] }, { useWasi: true, runInWorker: false, config: { thing: 'cool' } });
+      try {
+        for (let i = 0; i < 3; i++) expect(inst.callString('run_test', 'x')).toBe((await sdk.call('run_test', 'x'))?.text() ?? null);
+      } finally {
+        await sdk.close();
+      }
+    }
+    expect(engine.getInstanceSync('config').callString('run_test')).toBe('{"config": "cool"}');
+    expect(engine.getInstanceSync('var').callString('run_test')).toBe('a: 0');
+    // log.wasm imports get_log_level, which the installed SDK lacks: checked against what it logs
+    logging.getInstanceSync('log').callString('run_test');
+    expect(lines.filter(([, m]) => /^this is an? /.test(m))).toEqual([
+      ['trace', 'this is a trace log'],
+      ['debug', 'this is a debug log'],
+      ['info', 'this is an info log'],
+      ['warn', 'this is a warning log'],
+      ['error', 'this is an error log'],
+    ]);
+    expect(() => engine.getInstanceSync('fail').callString('run_test')).toThrow(expect.objectContaining({ name: 'PluginCallError', status: 1, pluginMessage: 'Some error message' }));
+  });
+
   it('echo, and a trap (unreachable.wasm)', async () => {
     const engine = new Engine();
     await engine.registerPlugin('echo', await fixture('echo'));
