@@ -16,6 +16,8 @@ const builds = {
   c: 'c/build.mjs',
   rust: 'rust/build.mjs',
   wat: 'wat/build.mjs',
+  'extism-c': 'extism-c/build.mjs',
+  'wasp-go-c': 'wasp-go-c/build.mjs',
   'text-pipeline': '../pipelines/text/build.mjs',
 };
 

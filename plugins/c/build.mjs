@@ -97,15 +97,24 @@ export async function missing() {
 }
 
 export async function build(outFile) {
-  const dir = await mkdtemp(join(tmpdir(), 'wasp-c-'));
-  const object = join(dir, 'examples.o');
+  await compileC(here, 'examples.c', outFile, output);
+}
+
+/**
+ * Builds one C file in `dir` (a relative name, so that nothing depends on where the checkout
+ * is) into a reactor module at outFile, reproducibly; the other C plugins (plugins/extism-c,
+ * plugins/wasp-go-c) build with it too.
+ */
+export async function compileC(dir, source, outFile, label) {
+  const tmp = await mkdtemp(join(tmpdir(), 'wasp-c-'));
+  const object = join(tmp, 'plugin.o');
   try {
-    await run(clang, [...compileFlags, '-c', '-o', object, 'examples.c'], { cwd: here });
-    await run(clang, [...linkFlags, '-o', outFile, object], { cwd: here });
+    await run(clang, [...compileFlags, '-c', '-o', object, source], { cwd: dir });
+    await run(clang, [...linkFlags, '-o', outFile, object], { cwd: dir });
   } catch (error) {
     const detail = (error.stderr || '').trim() || error.message;
-    throw new Error(`clang failed to build ${output}:\n${detail}`);
+    throw new Error(`clang failed to build ${label}:\n${detail}`);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await rm(tmp, { recursive: true, force: true });
   }
 }
