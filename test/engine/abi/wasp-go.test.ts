@@ -105,6 +105,28 @@ describe('ABI wasp-go', () => {
     expect((exits as Error).message).toMatch(/_start exited with code 3/);
   });
 
+  it('provides the older WASI generation its plugins import (wasi_unstable): output reaches the logger, exit 0 ends _start', async () => {
+    const lines: [string, unknown][] = [];
+    const engine = new Engine({ logger: { debug: (m: string, f?: Record<string, unknown>) => lines.push([m, f?.stream]) } });
+    const plugin = await engine.registerPlugin(
+      'u',
+      await wat(`(module
+        (import "wasi_unstable" "fd_write" (func $w (param i32 i32 i32 i32) (result i32)))
+        (import "wasi_unstable" "proc_exit" (func $exit (param i32)))
+        (memory (export "memory") 1)
+        (data (i32.const 64) "from wasi_unstable\\n")
+        (func (export "allocate") (param i32) (result i32) (i32.const 1024))
+        (func (export "get_string_size") (param i32) (result i32) (i32.const 0))
+        (func (export "_start") (call $exit (i32.const 0)))
+        (func (export "say") (result i32)
+          (i32.store (i32.const 0) (i32.const 64)) (i32.store (i32.const 4) (i32.const 19))
+          (drop (call $w (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))) (i32.const 7)))`),
+    );
+    expect(plugin.abi).toBe('wasp-go');
+    expect((await engine.getInstance('u')).call('say')).toBe(7);
+    expect(lines).toContainEqual(['from wasi_unstable', 'stdout']);
+  });
+
   it('100,000 calls free every block: nothing live, memory as it was', async () => {
     const { inst } = await goEngine();
     inst.callString('hello', 'warm');

@@ -9,6 +9,7 @@ import type { Callback, CallbackSignature } from '../../callbacks.js';
 import { AllocationError, CallbackError, FunctionNotFoundError, OutputLimitError, PluginCallError, SignatureError, WaspError } from '../../errors.js';
 import { formatType } from '../../host-imports.js';
 import type { LogLevel } from '../../logger.js';
+import { copyOut } from '../../copy-out.js';
 import { PluginMemory } from '../../memory.js';
 import type { FuncType, ValType } from '../../wasm-binary.js';
 import type { AbiAdapter, AbiPort } from '../abi.js';
@@ -231,7 +232,7 @@ export class ExtismCalls implements AbiAdapter {
         throw port.fail(new OutputLimitError(`plugin ${port.context.plugin}: the output of ${name} is ${n} bytes, over maxOutputBytes ${port.maxOutputBytes}`, port.context), false);
       }
       if (p + n > u8.length) throw port.fail(new AllocationError(`plugin ${port.context.plugin}: ${name} set an output outside the kernel's memory`, port.context), false);
-      out = kind === STRING ? this.#memory.readUtf8(p, p + n) : u8.slice(p, p + n);
+      out = kind === STRING ? this.#memory.readUtf8(p, p + n) : copyOut(u8, p, n);
     }
     port.end();
     return out;
