@@ -298,6 +298,9 @@ for (const [language, path] of languages) {
   }
 }
 
+// BENCH_ONLY=text: only the groups whose name contains it (every plugin is still set up, as in a full run); nothing is written.
+const only = process.env.BENCH_ONLY;
+if (only !== undefined) plan.splice(0, plan.length, ...plan.filter((p) => p.group.includes(only)));
 const loops = new Map(plan.flatMap(({ group, tasks }) => tasks.map(([name, fn]) => [`${group} | ${name}`, asyncTasks.get(fn) ?? batch(fn, `${group} | ${name}`)] as const)));
 const best = new Map<string, { ns: number; rme: number }>();
 for (let round = 1; round <= ROUNDS; round++) {
@@ -364,9 +367,13 @@ const results = {
   seedTable,
   targetsMet: groups.filter((g) => g.target).every((g) => g.target!.met) && seedTable.every((r) => r.fasterThanGoWasp >= 10),
 };
-await mkdir(`${root}bench/results`, { recursive: true });
-await writeFile(`${root}bench/results/engine.json`, `${JSON.stringify(results, null, 2)}\n`);
-console.log(`\nwritten to bench/results/engine.json; all targets met: ${results.targetsMet}`);
+if (only === undefined) {
+  await mkdir(`${root}bench/results`, { recursive: true });
+  await writeFile(`${root}bench/results/engine.json`, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nwritten to bench/results/engine.json; all targets met: ${results.targetsMet}`);
+} else {
+  console.log(`\nBENCH_ONLY=${only}: nothing written`);
+}
 
 function round(n: number): number {
   return Math.round(n * 100) / 100;

@@ -20,6 +20,7 @@ import {
   WaspError,
 } from '../errors.js';
 import { formatType } from '../host-imports.js';
+import { copyOut } from '../copy-out.js';
 import type { PluginMemory } from '../memory.js';
 import { outOfBounds } from '../memory.js';
 import type { FuncType, ValType } from '../wasm-binary.js';
@@ -45,6 +46,8 @@ interface Entry {
   /** every parameter an i32 or f64-compatible number: numbers pass straight through */
   readonly numeric: boolean;
   readonly returnsPointer: boolean;
+  /** one i32 parameter: a single string or bytes argument goes straight in */
+  readonly onePointer: boolean;
 }
 
 const NUMBER = 0;
@@ -151,6 +154,7 @@ export class WaspGoCalls implements AbiAdapter {
         type,
         numeric: type.params.every((p) => p === 'i32' || p === 'f32' || p === 'f64'),
         returnsPointer: type.results.length === 1 && type.results[0] === 'i32',
+        onePointer: type.params.length === 1 && type.params[0] === 'i32',
       };
       this.#entries.set(name, entry);
     }
@@ -169,7 +173,7 @@ export class WaspGoCalls implements AbiAdapter {
     try {
       let result: unknown;
       // the common shapes without an array of values: one string or bytes, or numbers only
-      if (args.length === 1 && entry.type.params.length === 1 && entry.type.params[0] === 'i32' && (typeof args[0] === 'string' || args[0] instanceof Uint8Array)) {
+      if (entry.onePointer && args.length === 1 && (typeof args[0] === 'string' || args[0] instanceof Uint8Array)) {
         const ptr = this.#write(args[0] as string | Uint8Array);
         phase = 1;
         result = entry.fn(ptr);
@@ -271,7 +275,11 @@ export class WaspGoCalls implements AbiAdapter {
     const p = ptr >>> 0;
     const length = stringSize(p) >>> 0;
     this.#limit(length, 'the result');
-    const text = this.#memory().string(p, length, 'the result', this.port.context);
+    const memory = this.#memory();
+    const size = memory.bytes().length;
+    // the context (an object) is made only for the error
+    if (p + length > size) throw outOfBounds(p, length, size, 'the result', this.port.context);
+    const text = memory.readUtf8(p, p + length);
     this.#note(p, length + 1);
     return text;
   }
@@ -297,7 +305,8 @@ export class WaspGoCalls implements AbiAdapter {
     if (p + 4 > u8.length) throw outOfBounds(p, 4, u8.length, what, this.port.context);
     const length = (u8[p]! | (u8[p + 1]! << 8) | (u8[p + 2]! << 16) | (u8[p + 3]! << 24)) >>> 0;
     this.#limit(length, what);
-    const data = memory.copy(p + 4, length, what, this.port.context);
+    if (p + 4 + length > u8.length) throw outOfBounds(p + 4, length, u8.length, what, this.port.context);
+    const data = copyOut(u8, p + 4, length);
     this.#note(p, length + 4);
     return data;
   }
