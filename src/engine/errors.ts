@@ -115,7 +115,7 @@ export class CallLimitError extends WaspError {
   override name = 'CallLimitError';
   constructor(
     message: string,
-    readonly limit: 'maxCallBytes' | 'maxEmitsPerCall',
+    readonly limit: 'maxCallBytes' | 'maxEmitsPerCall' | 'maxVarBytes',
     readonly max: number,
     context: ErrorContext,
   ) {

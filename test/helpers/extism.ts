@@ -106,6 +106,21 @@ export function extismPlugin(options: { oldNames?: boolean; http?: boolean; user
     (local.set $r (call $shout (call $block (i32.const 4096) (local.get $len))))
     (call $output_set (local.get $r) (call $length (local.get $r)))
     (i32.const 0))`}
+  ;; hostile: asks the kernel for 64 MiB blocks until it says no; outputs how many it got (one byte)
+  (func (export "hog") (result i32) (local $n i32)
+    (block $done (loop $more
+      (br_if $done (i64.eqz (call $alloc (i64.const 67108864))))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br_if $done (i32.ge_u (local.get $n) (i32.const 200)))
+      (br $more)))
+    (i32.store8 (i32.const 64) (local.get $n))
+    (call $out (i32.const 64) (i32.const 1))
+    (i32.const 0))
+  ;; hostile: keeps a 64 KiB var under a new key on every call
+  (func (export "hoard") (result i32) (local $k i32)
+    (local.set $k (call $read (i32.const 4096)))
+    (call $var_set (call $block (i32.const 4096) (local.get $k)) (call $block (i32.const 8192) (i32.const 65536)))
+    (i32.const 0))
   (func (export "trap") (result i32) (unreachable))
   (func (export "spin") (result i32) (loop $l (br $l)) (i32.const 0))
 )`;

@@ -10,7 +10,7 @@ export function createAdapter(plugin: Plugin, port: AbiPort): AbiAdapter | undef
     case 'wasp-go':
       return new WaspGoCalls(port, functionType);
     case 'extism':
-      return new ExtismCalls(port, functionType, plugin.config ?? {});
+      return new ExtismCalls(port, functionType, plugin.config ?? {}, plugin.limits.memoryLimitPages);
     default:
       return undefined;
   }

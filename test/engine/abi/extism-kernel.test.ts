@@ -12,7 +12,7 @@ describe('Extism kernel', () => {
   });
 
   it('blocks: lengths, offsets that name no block, the last block given back, a size it cannot hold', () => {
-    const host = { config_get: () => 0, var_get: () => 0, var_set: () => {}, log: () => {}, log_level: () => 2 };
+    const host = { config_get: () => 0, var_get: () => 0, var_set: () => {}, log: () => {}, log_level: () => 2, memory: new WebAssembly.Memory({ initial: 1, maximum: 16_384 }) };
     const k = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(KERNEL_WASM_BASE64, 'base64')), { host }).exports as Record<string, (...a: never[]) => never>;
     const call = (name: string, ...args: unknown[]) => (k[name] as (...a: unknown[]) => unknown)(...args);
     call('host_reset');

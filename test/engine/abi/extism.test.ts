@@ -3,7 +3,7 @@
 import createPlugin, { type CallContext } from '@extism/extism';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../src/engine/engine.js';
-import { CallbackError, PluginCallError, PluginTimeoutError, PluginTrapError, UnresolvedImportError } from '../../../src/engine/errors.js';
+import { CallbackError, CallLimitError, PluginCallError, PluginTimeoutError, PluginTrapError, UnresolvedImportError } from '../../../src/engine/errors.js';
 import { extismPlugin } from '../../helpers/extism.js';
 import { wat } from '../../helpers/plugins.js';
 
@@ -121,6 +121,25 @@ describe('ABI extism', () => {
     } finally {
       await pool.close();
     }
+  });
+
+  it('a hostile plugin cannot take more kernel memory than its memoryLimitPages, nor hoard vars past 1 MiB', async () => {
+    const { inst } = await waspExtism({}, { memoryLimitPages: 256 }); // 16 MiB
+    expect([...inst.callBytes('hog')!]).toEqual([0]); // not one 64 MiB block
+    const roomy = await waspExtism({}, { memoryLimitPages: 4096 }); // 256 MiB
+    expect(roomy.inst.callBytes('hog')![0]).toBeLessThanOrEqual(4);
+    // vars: 64 KiB each under new keys; the 17th would pass 1 MiB
+    for (let i = 0; i < 15; i++) roomy.inst.callString('hoard', `key ${i}`);
+    const error = (() => {
+      try {
+        for (let i = 15; i < 40; i++) roomy.inst.callString('hoard', `key ${i}`);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(error).toBeInstanceOf(CallLimitError);
+    expect(error).toMatchObject({ limit: 'maxVarBytes', max: 1 << 20 });
+    roomy.inst.callString('hoard', 'key 0'); // replacing a var's value stays within the budget
   });
 
   it('100,000 calls leave the kernel and the plugin as they were', async () => {

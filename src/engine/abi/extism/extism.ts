@@ -6,7 +6,7 @@
 // names of early Go PDK builds are the same functions. User host functions live in
 // "extism:host/user" and take and return i64 kernel offsets.
 import type { Callback, CallbackSignature } from '../../callbacks.js';
-import { AllocationError, CallbackError, FunctionNotFoundError, OutputLimitError, PluginCallError, SignatureError, WaspError } from '../../errors.js';
+import { AllocationError, CallbackError, CallLimitError, FunctionNotFoundError, OutputLimitError, PluginCallError, SignatureError, WaspError } from '../../errors.js';
 import { formatType } from '../../host-imports.js';
 import type { LogLevel } from '../../logger.js';
 import { copyOut } from '../../copy-out.js';
@@ -62,13 +62,17 @@ export function extismCallbackType(signature: CallbackSignature): FuncType {
 const LEVEL_NUMBER: Record<LogLevel, number> = { trace: 0, debug: 1, info: 2, warn: 3, error: 4 };
 const LEVELS: readonly LogLevel[] = ['trace', 'debug', 'info', 'warn', 'error'];
 
+/** The kernel's memory is at most 1 GiB, or the plugin's memoryLimitPages when lower. */
+const KERNEL_MAX_PAGES = 16_384;
+/** What an instance's vars may hold in all, keys and values (Extism's own default). */
+export const MAX_VAR_BYTES = 1 << 20;
+
 let kernelModule: WebAssembly.Module | undefined;
 function kernelOf(): WebAssembly.Module {
   return (kernelModule ??= new WebAssembly.Module(Buffer.from(KERNEL_WASM_BASE64, 'base64')));
 }
 
 interface KernelExports {
-  memory: WebAssembly.Memory;
   host_reset(): void;
   host_begin(n: number): number;
   host_alloc(n: number): number;
@@ -93,6 +97,7 @@ export class ExtismCalls implements AbiAdapter {
   readonly #kernel: WebAssembly.Instance;
   readonly #k: KernelExports;
   readonly #vars = new Map<string, Uint8Array>();
+  #varBytes = 0;
   /** config values as UTF-8, encoded once */
   readonly #config = new Map<string, Uint8Array>();
   readonly #memory: PluginMemory;
@@ -102,9 +107,13 @@ export class ExtismCalls implements AbiAdapter {
     readonly port: AbiPort,
     readonly functionType: (name: string) => FuncType,
     readonly config: Readonly<Record<string, string>>,
+    /** the plugin's memoryLimitPages: the kernel's memory is bounded by it too */
+    memoryLimitPages: number,
   ) {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: Math.min(memoryLimitPages, KERNEL_MAX_PAGES) });
     this.#kernel = new WebAssembly.Instance(kernelOf(), {
       host: {
+        memory,
         config_get: (p: number, n: number) => this.#configGet(p, n),
         var_get: (p: number, n: number) => this.#varGet(p, n),
         var_set: (kp: number, kn: number, vp: number, vn: number) => this.#varSet(kp, kn, vp, vn),
@@ -113,7 +122,7 @@ export class ExtismCalls implements AbiAdapter {
       },
     });
     this.#k = this.#kernel.exports as unknown as KernelExports;
-    this.#memory = new PluginMemory(this.#k.memory);
+    this.#memory = new PluginMemory(memory);
     for (const [key, value] of Object.entries(config)) this.#config.set(key, Buffer.from(value, 'utf8'));
   }
 
@@ -291,8 +300,23 @@ export class ExtismCalls implements AbiAdapter {
 
   #varSet(kp: number, kn: number, vp: number, vn: number): void {
     const name = this.#memory.readUtf8(kp, kp + kn);
-    if (vp === 0) this.#vars.delete(name);
-    else this.#vars.set(name, this.#bytes().slice(vp, vp + vn));
+    const before = this.#vars.get(name);
+    const freed = before === undefined ? 0 : kn + before.length;
+    if (vp === 0) {
+      this.#vars.delete(name);
+      this.#varBytes -= freed;
+      return;
+    }
+    const total = this.#varBytes - freed + kn + vn;
+    if (total > MAX_VAR_BYTES) {
+      // the var is not kept, and the call fails when it returns
+      this.port.record(
+        new CallLimitError(`plugin ${this.port.context.plugin}: vars would hold ${total} bytes, over ${MAX_VAR_BYTES}`, 'maxVarBytes', MAX_VAR_BYTES, this.port.context),
+      );
+      return;
+    }
+    this.#vars.set(name, this.#bytes().slice(vp, vp + vn));
+    this.#varBytes = total;
   }
 
 }

@@ -6,7 +6,8 @@
 ;;
 ;; A block is its length (i64) and then its bytes; an offset names the bytes. The kernel starts
 ;; empty for every call (host_reset): what a call allocated is gone with the next one, so a
-;; plugin that never frees leaks nothing. Its memory is at most 16,384 pages (1 GiB).
+;; plugin that never frees leaks nothing. Its memory comes from the host, sized by the plugin's
+;; memoryLimitPages (at most 16,384 pages, 1 GiB): past it alloc answers 0.
 ;;
 ;; Config, vars and logs need the host: those functions pass the block's offset and length on as
 ;; i32 to the host's imports ("host"), so no i64 (a BigInt in JavaScript) crosses over.
@@ -16,7 +17,7 @@
   (import "host" "var_set" (func $h_var_set (param i32 i32 i32 i32)))
   (import "host" "log" (func $h_log (param i32 i32 i32)))
   (import "host" "log_level" (func $h_log_level (result i32)))
-  (memory (export "memory") 1 16384)
+  (import "host" "memory" (memory 1))
   (global $top (mut i32) (i32.const 16))
   (global $input (mut i32) (i32.const 0))
   (global $input_len (mut i32) (i32.const 0))
