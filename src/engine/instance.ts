@@ -247,6 +247,11 @@ export class Instance {
         }
       }
     }
+    const leftOver = adapter?.afterSetUp?.();
+    if (leftOver !== undefined) {
+      this.remove();
+      throw leftOver;
+    }
   }
 
   /** What an ABI adapter sees of this instance (see AbiPort). */

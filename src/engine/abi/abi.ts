@@ -10,10 +10,13 @@ export type AbiName = 'wasp/1' | 'wasp-go' | 'extism';
 export const ABI_NAMES: readonly AbiName[] = ['wasp/1', 'wasp-go', 'extism'];
 
 /**
- * The ABI a module was built for, from what it imports and exports: Extism's kernel imports mean
- * extism; Go Wasp's allocate and get_string_size without wasp_alloc mean wasp-go; else wasp/1.
+ * The ABI a module was built for, from what it imports and exports: imports from `wasp` mean
+ * wasp/1; Extism's kernel imports mean extism; Go Wasp's allocate and get_string_size without
+ * wasp_alloc mean wasp-go; else wasp/1.
  */
 export function detectAbi(imports: readonly ImportInfo[], exports: readonly ExportInfo[]): AbiName {
+  // a module that imports Wasp's own host functions is wasp/1, whatever else it exports
+  if (imports.some((i) => i.module === 'wasp')) return 'wasp/1';
   if (imports.some((i) => i.module === 'extism:host/env' || (i.module === 'env' && i.name.startsWith('extism_')))) return 'extism';
   const exported = (name: string): boolean => exports.some((e) => e.name === name && e.kind === 'function');
   if (exported('allocate') && exported('get_string_size') && !exported('wasp_alloc')) return 'wasp-go';
@@ -56,6 +59,8 @@ export interface AbiAdapter extends AbiCalls {
   hostImports(): Record<string, Record<string, unknown>>;
   /** A registered callback as a plugin of this ABI imports it. */
   bindCallback(callback: Callback): (...raw: never[]) => unknown;
+  /** After the module's set-up ran: a failure it left (a raised error, say) fails the instantiation. */
+  afterSetUp?(): WaspError | undefined;
 }
 
 /** The calls of Instance, for a plugin of another ABI. */
@@ -65,4 +70,6 @@ export interface AbiCalls {
   callBytes(name: string, args: readonly unknown[]): Uint8Array | null;
   /** Every output of a call: none or one for these ABIs. */
   callOutputs(name: string, args: readonly unknown[]): Uint8Array[];
+  /** The export's own return value, its outputs and the message it gave for a failure, without interpreting them. */
+  callRaw(name: string, args: readonly unknown[]): { value: number | bigint | undefined; outputs: Uint8Array[]; errorMessage: string | null };
 }

@@ -27,15 +27,16 @@ export class ForeignInstance extends Instance {
   }
 
   override callRaw(name: string, ...args: Arg[]): RawResult {
-    return { value: this.#calls.call(name, args) as RawResult['value'], outputs: [], errorMessage: null };
+    return this.#calls.callRaw(name, args) as RawResult;
   }
 
   override callOutputs(name: string, ...args: Arg[]): Uint8Array[] {
     return this.#calls.callOutputs(name, args);
   }
 
+  // A stage's message is bytes whatever was handed over, as a worker pool sends it.
   override callFlat(name: string, arg: Uint8Array | string): Uint8Array | Uint8Array[] | null {
-    return this.#calls.callBytes(name, [arg]);
+    return this.#calls.callBytes(name, [typeof arg === 'string' ? Buffer.from(arg, 'utf8') : arg]);
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any

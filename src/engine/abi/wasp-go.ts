@@ -189,8 +189,10 @@ export class WaspGoCalls implements AbiAdapter {
       out = kind === NUMBER ? result : result === 0 ? null : kind === STRING ? this.#resultString(result as number) : this.#readBytes(result as number, `the result of ${name}`);
     } catch (error) {
       this.#raised = null;
-      this.#freeCount = 0;
-      throw port.fail(error, phase === 1 || !(error instanceof WaspError));
+      const unwound = phase === 1 || !(error instanceof WaspError);
+      // A call that failed without unwinding the plugin still gives its blocks back, or the
+      // plugin's heap fills up; after a trap the instance is replaced, blocks and all.
+      throw port.fail(error, unwound || !this.#freeAfterFailure());
     }
     if (this.#freeCount !== 0) {
       try {
@@ -274,14 +276,14 @@ export class WaspGoCalls implements AbiAdapter {
     if (stringSize === undefined) return this.#readString(ptr, 'the result');
     const p = ptr >>> 0;
     const length = stringSize(p) >>> 0;
-    this.#limit(length, 'the result');
     const memory = this.#memory();
     const size = memory.bytes().length;
+    // handed over, so freed even when it is refused (a block that lies in memory, that is)
+    if (p < size) this.#note(p, length + 1);
+    this.#limit(length, 'the result');
     // the context (an object) is made only for the error
     if (p + length > size) throw outOfBounds(p, length, size, 'the result', this.port.context);
-    const text = memory.readUtf8(p, p + length);
-    this.#note(p, length + 1);
-    return text;
+    return memory.readUtf8(p, p + length);
   }
 
   /** A NUL-terminated string the plugin handed over, noted for freeing. */
@@ -291,10 +293,9 @@ export class WaspGoCalls implements AbiAdapter {
     if (p >= u8.length) throw outOfBounds(p, 1, u8.length, what, this.port.context);
     const end = u8.indexOf(0, p);
     if (end < 0) throw outOfBounds(p, u8.length - p, u8.length, `${what} (no NUL before the end of memory)`, this.port.context);
-    this.#limit(end - p, what);
-    const text = this.#memory().readUtf8(p, end);
     this.#note(p, end - p + 1);
-    return text;
+    this.#limit(end - p, what);
+    return this.#memory().readUtf8(p, end);
   }
 
   /** A length-prefixed block the plugin handed over, copied out and noted for freeing. */
@@ -304,17 +305,52 @@ export class WaspGoCalls implements AbiAdapter {
     const u8 = memory.bytes();
     if (p + 4 > u8.length) throw outOfBounds(p, 4, u8.length, what, this.port.context);
     const length = (u8[p]! | (u8[p + 1]! << 8) | (u8[p + 2]! << 16) | (u8[p + 3]! << 24)) >>> 0;
+    this.#note(p, length + 4);
     this.#limit(length, what);
     if (p + 4 + length > u8.length) throw outOfBounds(p + 4, length, u8.length, what, this.port.context);
-    const data = copyOut(u8, p + 4, length);
-    this.#note(p, length + 4);
-    return data;
+    return copyOut(u8, p + 4, length);
   }
 
   #limit(length: number, what: string): void {
     const max = this.port.maxOutputBytes;
     if (length > max) {
       throw new OutputLimitError(`plugin ${this.port.context.plugin}: ${what} is ${length} bytes, over maxOutputBytes ${max}`, this.port.context);
+    }
+  }
+
+  /** Frees what the failed call noted; false when deallocate itself trapped (the instance is then replaced). */
+  #freeAfterFailure(): boolean {
+    try {
+      this.#freeAll();
+      return true;
+    } catch {
+      this.#freeCount = 0;
+      return false;
+    }
+  }
+
+  /**
+   * After the module's set-up (_start): what it raised fails the instantiation, and the blocks
+   * it handed over are freed, so the first call starts clean.
+   */
+  afterSetUp(): WaspError | undefined {
+    try {
+      this.#freeAll();
+    } catch (error) {
+      this.#raised = null;
+      return error instanceof WaspError ? error : new PluginRaisedError(`deallocate trapped after _start: ${String(error)}`, { ...this.port.context, function: '_start' });
+    }
+    const raised = this.#raised;
+    this.#raised = null;
+    return raised === null ? undefined : new PluginRaisedError(raised, { ...this.port.context, function: '_start' });
+  }
+
+  callRaw(name: string, args: readonly unknown[]): { value: number | bigint | undefined; outputs: Uint8Array[]; errorMessage: string | null } {
+    try {
+      return { value: this.call(name, args), outputs: [], errorMessage: null };
+    } catch (error) {
+      if (error instanceof PluginRaisedError) return { value: undefined, outputs: [], errorMessage: error.pluginMessage };
+      throw error;
     }
   }
 

@@ -10,7 +10,7 @@ import { AllocationError, CallbackError, CallLimitError, FunctionNotFoundError, 
 import { formatType } from '../../host-imports.js';
 import type { LogLevel } from '../../logger.js';
 import { copyOut } from '../../copy-out.js';
-import { PluginMemory } from '../../memory.js';
+import { outOfBounds, PluginMemory } from '../../memory.js';
 import type { FuncType, ValType } from '../../wasm-binary.js';
 import type { AbiAdapter, AbiPort } from '../abi.js';
 import { KERNEL_WASM_BASE64 } from './kernel-wasm.js';
@@ -91,7 +91,8 @@ interface Entry {
 const NUMBER = 0;
 const STRING = 1;
 const BYTES = 2;
-type Kind = typeof NUMBER | typeof STRING | typeof BYTES;
+const RAW = 3;
+type Kind = typeof NUMBER | typeof STRING | typeof BYTES | typeof RAW;
 
 export class ExtismCalls implements AbiAdapter {
   readonly #kernel: WebAssembly.Instance;
@@ -117,7 +118,7 @@ export class ExtismCalls implements AbiAdapter {
         config_get: (p: number, n: number) => this.#configGet(p, n),
         var_get: (p: number, n: number) => this.#varGet(p, n),
         var_set: (kp: number, kn: number, vp: number, vn: number) => this.#varSet(kp, kn, vp, vn),
-        log: (level: number, p: number, n: number) => this.port.log(LEVELS[level] ?? 'info', this.#memory.readUtf8(p, p + n)),
+        log: (level: number, p: number, n: number) => this.port.log(LEVELS[level] ?? 'info', this.#textIn(p, n, 'a log line')),
         log_level: () => LEVEL_NUMBER[this.port.logLevel()],
       },
     });
@@ -140,7 +141,9 @@ export class ExtismCalls implements AbiAdapter {
     const label = `${callback.namespace}.${callback.name}`;
     const fail = (cause: unknown): CallbackError => new CallbackError(label, { ...this.port.context, cause });
     return (...raw: unknown[]) => {
-      const args = params.map((t, i) => (t === 'string' ? this.#text(raw[i] as bigint) : t === 'bytes' ? this.#block(raw[i] as bigint) : raw[i]));
+      const args = params.map((t, i) =>
+        t === 'string' ? this.#text(raw[i] as bigint, `argument to ${label}`) : t === 'bytes' ? this.#block(raw[i] as bigint, `argument to ${label}`) : raw[i],
+      );
       let value: unknown;
       try {
         value = callback.fn(...args);
@@ -156,7 +159,7 @@ export class ExtismCalls implements AbiAdapter {
         if (value === null || value === undefined) return 0n;
         if (result === 'string' && typeof value !== 'string') throw fail(new TypeError(`returned ${typeof value}, expected a string`));
         if (result === 'bytes' && !(value instanceof Uint8Array)) throw fail(new TypeError(`returned ${typeof value}, expected a Uint8Array`));
-        return BigInt(this.#put(typeof value === 'string' ? Buffer.from(value, 'utf8') : (value as Uint8Array)));
+        return BigInt(this.#put(typeof value === 'string' ? Buffer.from(value, 'utf8') : (value as Uint8Array), `the result of ${label}`));
       }
       if (result === 'i64') return typeof value === 'bigint' ? value : BigInt(value as number);
       if (typeof value !== 'number') throw fail(new TypeError(`returned ${typeof value}, expected a number`));
@@ -179,6 +182,11 @@ export class ExtismCalls implements AbiAdapter {
   callOutputs(name: string, args: readonly unknown[]): Uint8Array[] {
     const out = this.#run(name, args, BYTES) as Uint8Array | null;
     return out === null ? [] : [out];
+  }
+
+  /** The return code, the output if one was set, and the error_set message, none of them interpreted. */
+  callRaw(name: string, args: readonly unknown[]): { value: number; outputs: Uint8Array[]; errorMessage: string | null } {
+    return this.#run(name, args, RAW) as { value: number; outputs: Uint8Array[]; errorMessage: string | null };
   }
 
   #entry(name: string): Entry {
@@ -228,9 +236,15 @@ export class ExtismCalls implements AbiAdapter {
     }
     // output_set and error_set leave their values at 0, 4 and 8 of the kernel's memory
     const u8 = this.#bytes();
+    if (kind === RAW) return this.#raw(rc, name);
     if (rc !== 0) {
       const e = (u8[8]! | (u8[9]! << 8) | (u8[10]! << 16) | (u8[11]! << 24)) >>> 0;
-      const message = e === 0 ? null : this.#text(e);
+      let message: string | null = null;
+      try {
+        message = e === 0 ? null : this.#text(e, 'the message given error_set');
+      } catch (error) {
+        throw port.fail(error, false);
+      }
       throw port.fail(new PluginCallError(rc, message, { ...port.context, function: name }), false);
     }
     const p = (u8[0]! | (u8[1]! << 8) | (u8[2]! << 16) | (u8[3]! << 24)) >>> 0;
@@ -247,6 +261,31 @@ export class ExtismCalls implements AbiAdapter {
     return out;
   }
 
+  #raw(rc: number, name: string): { value: number; outputs: Uint8Array[]; errorMessage: string | null } {
+    const port = this.port;
+    const u8 = this.#bytes();
+    const word = (at: number): number => (u8[at]! | (u8[at + 1]! << 8) | (u8[at + 2]! << 16) | (u8[at + 3]! << 24)) >>> 0;
+    let result;
+    try {
+      const e = word(8);
+      const p = word(0);
+      const n = word(4);
+      const outputs: Uint8Array[] = [];
+      if (p !== 0 || n !== 0) {
+        if (n > port.maxOutputBytes) {
+          throw new OutputLimitError(`plugin ${port.context.plugin}: the output of ${name} is ${n} bytes, over maxOutputBytes ${port.maxOutputBytes}`, port.context);
+        }
+        this.#checked(p, n, `the output of ${name}`);
+        outputs.push(copyOut(u8, p, n));
+      }
+      result = { value: rc, outputs, errorMessage: rc !== 0 && e !== 0 ? this.#text(e, 'the message given error_set') : null };
+    } catch (error) {
+      throw port.fail(error, false);
+    }
+    port.end();
+    return result;
+  }
+
   #signature(name: string, type: FuncType, what: string): SignatureError {
     return new SignatureError(`plugin ${this.port.context.plugin}: ${name} has type ${formatType(type)}: ${what}`, { ...this.port.context, function: name });
   }
@@ -256,58 +295,82 @@ export class ExtismCalls implements AbiAdapter {
     return this.#memory.bytes();
   }
 
-  /** The length of the block at kernel offset p (0 for an offset that names none). */
-  #length(p: bigint | number): number {
+  /**
+   * The block at kernel offset p: its offset and length, checked against the kernel's memory (a
+   * plugin can overwrite a block's length). An offset that names no block is empty.
+   */
+  #range(p: bigint | number, what: string): number {
     const at = Number(p);
-    return at > 0xffffffff ? 0 : this.#k.host_length(at);
+    if (at > 0xffffffff) throw outOfBounds(at, 0, this.#bytes().length, what, this.port.context);
+    const n = this.#k.host_length(at) >>> 0;
+    this.#checked(at, n, what);
+    return n;
+  }
+
+  #checked(at: number, n: number, what: string): void {
+    const size = this.#bytes().length;
+    if (at + n > size) throw outOfBounds(at, n, size, what, this.port.context);
   }
 
   /** A copy of the block at kernel offset p (empty for an offset that names none). */
-  #block(p: bigint | number): Uint8Array {
+  #block(p: bigint | number, what: string): Uint8Array {
     const at = Number(p);
-    const n = this.#length(at);
+    const n = this.#range(at, what);
     return n === 0 ? new Uint8Array(0) : this.#bytes().slice(at, at + n);
   }
 
   /** The block at kernel offset p as UTF-8 text, decoded in place. */
-  #text(p: bigint | number): string {
+  #text(p: bigint | number, what: string): string {
     const at = Number(p);
-    const n = this.#length(at);
+    const n = this.#range(at, what);
     return n === 0 ? '' : this.#memory.readUtf8(at, at + n);
   }
 
-  #textAt(p: number): string {
-    return this.#text(p);
+  /** [p, p + n) as text, after checking it (offsets and lengths from the kernel's trampolines). */
+  #textIn(p: number, n: number, what: string): string {
+    const at = p >>> 0;
+    const len = n >>> 0;
+    this.#checked(at, len, what);
+    return this.#memory.readUtf8(at, at + len);
   }
 
-  /** A new kernel block holding the bytes; its offset (0 when the kernel is full). */
-  #put(bytes: Uint8Array): number {
+  /** A new kernel block holding the bytes; its offset, or 0 after recording an AllocationError for the call (the kernel is full). */
+  #put(bytes: Uint8Array, what: string): number {
     const p = this.#k.host_alloc(bytes.length);
-    if (p !== 0) this.#bytes().set(bytes, p);
+    if (p === 0) {
+      this.port.record(new AllocationError(`plugin ${this.port.context.plugin}: the kernel cannot hold ${what} (${bytes.length} bytes)`, this.port.context));
+      return 0;
+    }
+    this.#bytes().set(bytes, p);
     return p;
   }
 
   // Keys decoded in place; values copied out of the kernel (which starts empty every call) into vars.
   #configGet(p: number, n: number): number {
-    const value = this.#config.get(this.#memory.readUtf8(p, p + n));
-    return value === undefined ? 0 : this.#put(value);
+    const value = this.#config.get(this.#textIn(p, n, 'a config_get key'));
+    return value === undefined ? 0 : this.#put(value, 'a config value');
   }
 
   #varGet(p: number, n: number): number {
-    const value = this.#vars.get(this.#memory.readUtf8(p, p + n));
-    return value === undefined ? 0 : this.#put(value);
+    const value = this.#vars.get(this.#textIn(p, n, 'a var_get key'));
+    return value === undefined ? 0 : this.#put(value, 'a var');
   }
 
   #varSet(kp: number, kn: number, vp: number, vn: number): void {
-    const name = this.#memory.readUtf8(kp, kp + kn);
+    const name = this.#textIn(kp, kn, 'a var_set key');
+    const keyBytes = kn >>> 0;
     const before = this.#vars.get(name);
-    const freed = before === undefined ? 0 : kn + before.length;
+    const freed = before === undefined ? 0 : keyBytes + before.length;
     if (vp === 0) {
       this.#vars.delete(name);
       this.#varBytes -= freed;
       return;
     }
-    const total = this.#varBytes - freed + kn + vn;
+    const at = vp >>> 0;
+    const len = vn >>> 0;
+    this.#checked(at, len, 'a var_set value');
+    // counted by what is kept, never by a length the plugin could forge
+    const total = this.#varBytes - freed + keyBytes + len;
     if (total > MAX_VAR_BYTES) {
       // the var is not kept, and the call fails when it returns
       this.port.record(
@@ -315,7 +378,7 @@ export class ExtismCalls implements AbiAdapter {
       );
       return;
     }
-    this.#vars.set(name, this.#bytes().slice(vp, vp + vn));
+    this.#vars.set(name, this.#bytes().slice(at, at + len));
     this.#varBytes = total;
   }
 
