@@ -64,15 +64,30 @@ describe('wasp run on a three-node JetStream cluster', () => {
   // -1 while the stream has no leader: eventually() asks again
   const count = async () => (await jsm.streams.info('OUT').catch(() => undefined))?.state.messages ?? -1;
 
+  /**
+   * Everything the output stream holds, read with an ordered consumer; after a node restart a
+   * read can come back empty or fail while the stream settles, so it starts over, for up to 60 s.
+   */
   async function outputs(): Promise<string[]> {
-    const total = await count();
-    const consumer = await jsm.jetstream().consumers.get('OUT');
-    const out: string[] = [];
-    while (out.length < total) {
-      const batch = await consumer.fetch({ max_messages: Math.min(total - out.length, 1000), expires: 2000 });
-      for await (const m of batch) out.push(text(m.data));
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const total = await count();
+      const out: string[] = [];
+      try {
+        const consumer = await jsm.jetstream().consumers.get('OUT');
+        while (out.length < total) {
+          const batch = await consumer.fetch({ max_messages: Math.min(total - out.length, 1000), expires: 2000 });
+          const before = out.length;
+          for await (const m of batch) out.push(text(m.data));
+          if (out.length === before) break; // nothing came: read again from the start
+        }
+      } catch {
+        /* the stream is settling: read again */
+      }
+      if (out.length >= total && total >= 0) return out;
+      if (Date.now() > deadline) throw new Error(`could read only ${out.length} of the ${total} messages in OUT`);
+      await new Promise((r) => setTimeout(r, 500));
     }
-    return out;
   }
 
   const run = () => {
