@@ -111,6 +111,8 @@ describe('wasp run on a three-node JetStream cluster', () => {
       const out = await outputs();
       expect(new Set(out)).toEqual(new Set(inputs.map((m) => m.toUpperCase())));
       expect(out).toHaveLength(inputs.length);
+      // the restarted node may have led DLQ too: ask once it has a leader again
+      await NatsCluster.streamReady(jsm, 'DLQ');
       expect((await jsm.streams.info('DLQ')).state.messages).toBe(0);
 
       a.child.kill('SIGTERM');
