@@ -54,7 +54,7 @@ export interface SlowConsumerRow {
 
 /** One JetStream run: fresh R3 streams, every input published first, the pipeline started and timed until all are out. */
 async function jetStreamRun(cluster: NatsCluster, jsm: JetStreamManager, observer: NatsConnection, fault: boolean, ackTimeoutMs: number): Promise<FaultRow> {
-  for (const name of ['FIN', 'FOUT', 'FDLQ']) await jsm.streams.delete(name).catch(() => {});
+  for (const name of ['FIN', 'FOUT', 'FDLQ']) await NatsCluster.deleteStream(jsm, name);
   await NatsCluster.addStream(jsm, { name: 'FIN', subjects: ['fault.in'], num_replicas: 3 });
   await NatsCluster.addStream(jsm, { name: 'FOUT', subjects: ['fault.out'], num_replicas: 3 });
   await NatsCluster.addStream(jsm, { name: 'FDLQ', subjects: ['fault.dlq'], num_replicas: 3 });

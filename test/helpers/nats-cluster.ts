@@ -1,7 +1,7 @@
 // A JetStream cluster of real nats-server processes routed to each other on
 // loopback, for failover tests and the fault bench: each node has its own
 // port, cluster port, name and store, and can be killed and restarted alone.
-import { jetstreamManager, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
+import { JetStreamApiCodes, JetStreamApiError, jetstreamManager, type JetStreamManager, type StreamConfig } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { freePort, NatsServer } from './nats-server.js';
@@ -73,6 +73,18 @@ export class NatsCluster {
       return true;
     }, timeoutMs, `placement for stream ${config.name}`);
     await NatsCluster.streamReady(jsm, config.name, timeoutMs);
+  }
+
+  /** Deletes a stream if it exists, asking again while the cluster cannot answer (a node just restarted, say). */
+  static async deleteStream(jsm: JetStreamManager, name: string, timeoutMs = 30_000): Promise<void> {
+    await until(async () => {
+      try {
+        await jsm.streams.delete(name);
+      } catch (error) {
+        if (!(error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound)) throw error;
+      }
+      return true;
+    }, timeoutMs, `the deletion of stream ${name}`);
   }
 
   /** Waits until a stream has a leader and all its replicas are current. */

@@ -51,7 +51,7 @@ describe('wasp run on a three-node JetStream cluster', () => {
   const text = (d: Uint8Array) => Buffer.from(d).toString();
 
   async function freshStreams(): Promise<string[]> {
-    for (const name of ['TEXT', 'OUT', 'DLQ']) await jsm.streams.delete(name).catch(() => {});
+    for (const name of ['TEXT', 'OUT', 'DLQ']) await NatsCluster.deleteStream(jsm, name);
     await NatsCluster.addStream(jsm, { name: 'TEXT', subjects: ['text.in'], num_replicas: 3 });
     await NatsCluster.addStream(jsm, { name: 'OUT', subjects: ['text.out'], num_replicas: 3 });
     await NatsCluster.addStream(jsm, { name: 'DLQ', subjects: ['text.dlq'], num_replicas: 3 });
