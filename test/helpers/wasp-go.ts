@@ -80,7 +80,17 @@ export function waspGoPlugin(options: { start?: StartEnd; callback?: boolean } =
   ;; no result: a string export that returns 0
   (func (export "nothing") (param $in i32) (result i32) (call $check) (i32.const 0))
   (func (export "fail") (call $check) (call $raise (call $dup (i32.const 32))))
-  ${options.callback === false ? '' : '(func (export "callback") (result i32) (call $check) (call $call_me (call $dup (i32.const 48))))'}
+  ${options.callback === false ? '' : `(func (export "callback") (result i32) (call $check) (call $call_me (call $dup (i32.const 48))))
+  ;; calls back $n times in one call, each with a fresh string; returns the last answer itself,
+  ;; a block the host handed over and now gets back
+  (func (export "callbacks") (param $n i32) (result i32) (local $i i32) (local $last i32)
+    (call $check)
+    (block $done (loop $more
+      (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+      (local.set $last (call $call_me (call $dup (i32.const 48))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $more)))
+    (local.get $last))`}
   (func (export "trap") (param i32) (result i32) (unreachable))
   (func (export "spin") (param i32) (result i32) (loop $l (br $l)) (i32.const 0))
 )`;

@@ -50,6 +50,9 @@ interface Entry {
   readonly onePointer: boolean;
 }
 
+/** Noted blocks (pointer and size: two slots each) scanned for a repeat before an index takes over. */
+const NOTE_SCAN = 32;
+
 const NUMBER = 0;
 const STRING = 1;
 const BYTES = 2;
@@ -67,6 +70,8 @@ export class WaspGoCalls implements AbiAdapter {
   // and forth (a callback's result returned as the export's) is noted once. Reused, never truncated.
   readonly #frees: number[] = [];
   #freeCount = 0;
+  /** the pointers noted, once a call has noted more than a scan is worth */
+  #noted: Set<number> | undefined;
   #raised: string | null = null;
   #kernel: Kernel | undefined;
   readonly #entries = new Map<string, Entry>();
@@ -325,6 +330,7 @@ export class WaspGoCalls implements AbiAdapter {
       return true;
     } catch {
       this.#freeCount = 0;
+      this.#noted?.clear();
       return false;
     }
   }
@@ -357,7 +363,15 @@ export class WaspGoCalls implements AbiAdapter {
   #note(ptr: number, size: number): void {
     const frees = this.#frees;
     const count = this.#freeCount;
-    for (let i = 0; i < count; i += 2) if (frees[i] === ptr) return;
+    if (count < NOTE_SCAN) {
+      for (let i = 0; i < count; i += 2) if (frees[i] === ptr) return;
+    } else {
+      // a call handing over many blocks (callbacks in a loop): an index, not a scan per block
+      const seen = (this.#noted ??= new Set());
+      if (seen.size === 0) for (let i = 0; i < count; i += 2) seen.add(frees[i]!);
+      if (seen.has(ptr)) return;
+      seen.add(ptr);
+    }
     frees[count] = ptr;
     frees[count + 1] = size;
     this.#freeCount = count + 2;
@@ -367,6 +381,7 @@ export class WaspGoCalls implements AbiAdapter {
     const count = this.#freeCount;
     if (count === 0) return;
     this.#freeCount = 0;
+    this.#noted?.clear();
     const deallocate = this.#kernelOf().deallocate;
     if (deallocate === undefined) return;
     const frees = this.#frees;

@@ -69,6 +69,14 @@ describe('ABI wasp-go', () => {
     expect(error).toBeInstanceOf(CallbackError);
   });
 
+  it('a call that hands over many blocks through callbacks frees each once, the one returned too', async () => {
+    const { inst } = await goEngine();
+    for (const n of [1, 15, 16, 17, 500]) {
+      expect(inst.callString('callbacks', n)).toBe('Hello Nic');
+      expect(inst.call('live')).toBe(0);
+    }
+  });
+
   it('a callback imported with the wrong convention, and a missing one, are refused at registration', async () => {
     const engine = new Engine();
     engine.addCallback('env', 'call_me', (n: number) => n, { params: ['i32', 'i32'], result: 'i32' });
