@@ -87,16 +87,7 @@ export function bindCallback(callback: Callback, host: CallbackHost): (...raw: u
         args.push(raw[slot++]);
       }
     }
-    let value: unknown;
-    try {
-      value = callback.fn(...args);
-    } catch (error) {
-      throw fail(error);
-    }
-    if (value instanceof Promise) {
-      value.catch(() => {}); // the call has failed already; don't leave an unhandled rejection behind
-      throw fail(new TypeError('returned a Promise: callbacks of inline instances must be synchronous'));
-    }
+    const value = invokeCallback(callback, args, fail);
     return encodeResult(result ?? 'void', value, host, label, fail);
   };
 }
@@ -108,33 +99,74 @@ function encodeResult(
   label: string,
   fail: (cause: unknown) => CallbackError,
 ): unknown {
-  switch (type) {
-    case 'void':
-      return undefined;
-    case 'string':
-    case 'bytes': {
-      if (value === null || value === undefined) return 0n;
-      let size: number;
-      if (type === 'string') {
-        if (typeof value !== 'string') throw fail(new TypeError(`returned ${typeof value}, expected a string`));
-        size = Buffer.byteLength(value, 'utf8');
-      } else {
-        if (!(value instanceof Uint8Array)) throw fail(new TypeError(`returned ${typeof value}, expected a Uint8Array`));
-        size = value.length;
-      }
-      if (size === 0) return 0n;
-      const ptr = host.allocate(size, `result of ${label}`);
-      if (ptr === 0) return 0n;
-      if (typeof value === 'string') host.memory().writeUtf8(value, ptr, size);
-      else host.memory().bytes().set(value as Uint8Array, ptr);
-      return (BigInt(ptr) << 32n) | BigInt(size);
-    }
-    case 'i64':
-      if (typeof value === 'bigint') return value;
-      if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
-      throw fail(new TypeError(`returned ${String(value)}, expected an i64 (bigint or safe integer)`));
-    default:
-      if (typeof value !== 'number') throw fail(new TypeError(`returned ${typeof value}, expected a number`));
-      return value;
+  if (type === 'void') return undefined;
+  if (type !== 'string' && type !== 'bytes') return numberResult(type, value, fail);
+  const block = blockResult(type, value, fail);
+  if (block === null) return 0n;
+  const size = typeof block === 'string' ? Buffer.byteLength(block, 'utf8') : block.length;
+  if (size === 0) return 0n;
+  const ptr = host.allocate(size, `result of ${label}`);
+  if (ptr === 0) return 0n;
+  if (typeof block === 'string') host.memory().writeUtf8(block, ptr, size);
+  else host.memory().bytes().set(block, ptr);
+  return (BigInt(ptr) << 32n) | BigInt(size);
+}
+
+/** Runs a callback: what it throws, or a Promise it returns (inline instances call synchronously), is a CallbackError. */
+export function invokeCallback(callback: Callback, args: unknown[], fail: (cause: unknown) => CallbackError): unknown {
+  let value: unknown;
+  try {
+    value = callback.fn(...args);
+  } catch (error) {
+    throw fail(error);
   }
+  if (value instanceof Promise) {
+    value.catch(() => {}); // the call has failed already; don't leave an unhandled rejection behind
+    throw fail(new TypeError('returned a Promise: callbacks of inline instances must be synchronous'));
+  }
+  return value;
+}
+
+/** A string or bytes result, checked against the signature; null for none. */
+function blockResult(type: 'string' | 'bytes', value: unknown, fail: (cause: unknown) => CallbackError): string | Uint8Array | null {
+  if (value === null || value === undefined) return null;
+  if (type === 'string' && typeof value !== 'string') throw fail(new TypeError(`returned ${typeof value}, expected a string`));
+  if (type === 'bytes' && !(value instanceof Uint8Array)) throw fail(new TypeError(`returned ${typeof value}, expected a Uint8Array`));
+  return value as string | Uint8Array;
+}
+
+/** A numeric result, checked against the signature (an i64 as bigint). */
+function numberResult(type: 'i32' | 'i64' | 'f32' | 'f64', value: unknown, fail: (cause: unknown) => CallbackError): unknown {
+  if (type === 'i64') {
+    if (typeof value === 'bigint') return value;
+    if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
+    throw fail(new TypeError(`returned ${String(value)}, expected an i64 (bigint or safe integer)`));
+  }
+  if (typeof value !== 'number') throw fail(new TypeError(`returned ${typeof value}, expected a number`));
+  return value;
+}
+
+/**
+ * The import function for an ABI whose parameters and results are one value each (wasp-go,
+ * extism): `read` gives a string or bytes parameter from where the ABI keeps it, `write` places a
+ * string or bytes result and returns what the plugin receives, `none` stands for a null result.
+ */
+export function bindOneValueCallback(
+  callback: Callback,
+  context: () => ErrorContext,
+  read: (type: 'string' | 'bytes', raw: unknown, what: string) => unknown,
+  write: (value: string | Uint8Array, what: string) => unknown,
+  none: unknown,
+): (...raw: unknown[]) => unknown {
+  const { params, result = 'void' } = callback.signature;
+  const label = `${callback.namespace}.${callback.name}`;
+  const fail = (cause: unknown): CallbackError => new CallbackError(label, { ...context(), cause });
+  return (...raw: unknown[]) => {
+    const args = params.map((t, i) => (t === 'string' || t === 'bytes' ? read(t, raw[i], `argument to ${label}`) : raw[i]));
+    const value = invokeCallback(callback, args, fail);
+    if (result === 'void') return undefined;
+    if (result !== 'string' && result !== 'bytes') return numberResult(result, value, fail);
+    const block = blockResult(result, value, fail);
+    return block === null ? none : write(block, `the result of ${label}`);
+  };
 }

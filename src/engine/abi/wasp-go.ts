@@ -9,10 +9,9 @@
 // Fixed rather than copied from Go Wasp: strings are written as UTF-8 (it wrote one byte per code
 // point) with the NUL inside the block (it wrote one past it), and a block is freed with its own
 // size, NUL or length prefix included.
-import type { Callback, CallbackSignature } from '../callbacks.js';
+import { bindOneValueCallback, type Callback, type CallbackSignature } from '../callbacks.js';
 import {
   AllocationError,
-  CallbackError,
   FunctionNotFoundError,
   OutputLimitError,
   PluginRaisedError,
@@ -95,35 +94,14 @@ export class WaspGoCalls implements AbiAdapter {
   }
 
   /** A callback as a wasp-go plugin imports it: pointers in, a pointer (or number) out. */
-  bindCallback(callback: Callback): (...raw: number[]) => unknown {
-    const { params, result = 'void' } = callback.signature;
-    const label = `${callback.namespace}.${callback.name}`;
-    const fail = (cause: unknown): CallbackError => new CallbackError(label, { ...this.port.context, cause });
-    return (...raw: number[]) => {
-      const args = params.map((t, i) =>
-        t === 'string' ? this.#readString(raw[i]!, `argument to ${label}`) : t === 'bytes' ? this.#readBytes(raw[i]!, `argument to ${label}`) : raw[i],
-      );
-      let value: unknown;
-      try {
-        value = callback.fn(...args);
-      } catch (error) {
-        throw fail(error);
-      }
-      if (value instanceof Promise) {
-        value.catch(() => {});
-        throw fail(new TypeError('returned a Promise: callbacks of inline instances must be synchronous'));
-      }
-      if (result === 'void') return undefined;
-      if (result === 'string' || result === 'bytes') {
-        if (value === null || value === undefined) return 0;
-        if (result === 'string' && typeof value !== 'string') throw fail(new TypeError(`returned ${typeof value}, expected a string`));
-        if (result === 'bytes' && !(value instanceof Uint8Array)) throw fail(new TypeError(`returned ${typeof value}, expected a Uint8Array`));
-        return this.#write(value as string | Uint8Array);
-      }
-      if (result === 'i64') return typeof value === 'bigint' ? value : BigInt(value as number);
-      if (typeof value !== 'number') throw fail(new TypeError(`returned ${typeof value}, expected a number`));
-      return value;
-    };
+  bindCallback(callback: Callback): (...raw: unknown[]) => unknown {
+    return bindOneValueCallback(
+      callback,
+      () => this.port.context,
+      (type, raw, what) => (type === 'string' ? this.#readString(raw as number, what) : this.#readBytes(raw as number, what)),
+      (value) => this.#write(value),
+      0,
+    );
   }
 
   call(name: string, args: readonly unknown[]): number | bigint | undefined {

@@ -5,8 +5,8 @@
 // straight into the plugin; config, vars and logs are answered here. The older `env.extism_*`
 // names of early Go PDK builds are the same functions. User host functions live in
 // "extism:host/user" and take and return i64 kernel offsets.
-import type { Callback, CallbackSignature } from '../../callbacks.js';
-import { AllocationError, CallbackError, CallLimitError, FunctionNotFoundError, OutputLimitError, PluginCallError, SignatureError, WaspError } from '../../errors.js';
+import { bindOneValueCallback, type Callback, type CallbackSignature } from '../../callbacks.js';
+import { AllocationError, CallLimitError, FunctionNotFoundError, OutputLimitError, PluginCallError, SignatureError, WaspError } from '../../errors.js';
 import { formatType } from '../../host-imports.js';
 import type { LogLevel } from '../../logger.js';
 import { copyOut } from '../../copy-out.js';
@@ -135,36 +135,15 @@ export class ExtismCalls implements AbiAdapter {
     return { [EXTISM_ENV]: env, env: old };
   }
 
-  /** A host function in extism:host/user: strings and bytes as kernel blocks. */
+  /** A host function in extism:host/user: strings and bytes as kernel blocks (one i64 offset each). */
   bindCallback(callback: Callback): (...raw: unknown[]) => unknown {
-    const { params, result = 'void' } = callback.signature;
-    const label = `${callback.namespace}.${callback.name}`;
-    const fail = (cause: unknown): CallbackError => new CallbackError(label, { ...this.port.context, cause });
-    return (...raw: unknown[]) => {
-      const args = params.map((t, i) =>
-        t === 'string' ? this.#text(raw[i] as bigint, `argument to ${label}`) : t === 'bytes' ? this.#block(raw[i] as bigint, `argument to ${label}`) : raw[i],
-      );
-      let value: unknown;
-      try {
-        value = callback.fn(...args);
-      } catch (error) {
-        throw fail(error);
-      }
-      if (value instanceof Promise) {
-        value.catch(() => {});
-        throw fail(new TypeError('returned a Promise: callbacks of inline instances must be synchronous'));
-      }
-      if (result === 'void') return undefined;
-      if (result === 'string' || result === 'bytes') {
-        if (value === null || value === undefined) return 0n;
-        if (result === 'string' && typeof value !== 'string') throw fail(new TypeError(`returned ${typeof value}, expected a string`));
-        if (result === 'bytes' && !(value instanceof Uint8Array)) throw fail(new TypeError(`returned ${typeof value}, expected a Uint8Array`));
-        return BigInt(this.#put(typeof value === 'string' ? Buffer.from(value, 'utf8') : (value as Uint8Array), `the result of ${label}`));
-      }
-      if (result === 'i64') return typeof value === 'bigint' ? value : BigInt(value as number);
-      if (typeof value !== 'number') throw fail(new TypeError(`returned ${typeof value}, expected a number`));
-      return value;
-    };
+    return bindOneValueCallback(
+      callback,
+      () => this.port.context,
+      (type, raw, what) => (type === 'string' ? this.#text(raw as bigint, what) : this.#block(raw as bigint, what)),
+      (value, what) => BigInt(this.#put(typeof value === 'string' ? Buffer.from(value, 'utf8') : value, what)),
+      0n,
+    );
   }
 
   call(name: string, args: readonly unknown[]): number | bigint | undefined {
