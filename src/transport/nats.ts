@@ -194,47 +194,32 @@ export class NatsTransport implements Transport {
     const started = Date.now();
     try {
       await this.#publishAtLeastOnce(subject, data, h, msgId, kind, timeout);
-    } catch (error) {
-      if (holder === undefined || retryMs <= 0 || !passes(error)) throw error;
+    } catch (failure) {
+      if (holder === undefined || retryMs <= 0 || !passes(failure)) throw failure;
       this.#publishing.hold();
       try {
-        await this.#retry(error, started, subject, data, h, msgId, kind, timeout, retryMs, holder);
+        let error = failure;
+        let attemptStarted = started;
+        for (let attempt = 0; ; attempt++) {
+          if (holder.giveUp) throw error;
+          this.#publishing.failed(reasonOf(error), describe(error), attemptStarted);
+          holder.keepAlive();
+          await new Promise((r) => setTimeout(r, Math.min(RETRY_BACKOFF_MS * 2 ** attempt, RETRY_BACKOFF_MAX_MS)));
+          if (holder.giveUp) throw error;
+          attemptStarted = Date.now();
+          try {
+            await this.#publishAtLeastOnce(subject, data, h, msgId, kind, timeout);
+            break;
+          } catch (next) {
+            error = next;
+          }
+          if (!passes(error) || Date.now() - started >= retryMs) throw error;
+        }
       } finally {
         this.#publishing.release();
       }
     }
     if (this.#publishing.active) this.#publishing.succeeded();
-  }
-
-  async #retry(
-    failure: unknown,
-    started: number,
-    subject: string,
-    data: Uint8Array,
-    h: Headers | undefined,
-    msgId: string | undefined,
-    kind: PublishKind,
-    timeout: number,
-    retryMs: number,
-    holder: PublishFor,
-  ): Promise<void> {
-    let error = failure;
-    let attemptStarted = started;
-    for (let attempt = 0; ; attempt++) {
-      if (holder.giveUp) throw error;
-      this.#publishing.failed(reasonOf(error), describe(error), attemptStarted);
-      holder.keepAlive();
-      await new Promise((r) => setTimeout(r, Math.min(RETRY_BACKOFF_MS * 2 ** attempt, RETRY_BACKOFF_MAX_MS)));
-      if (holder.giveUp) throw error;
-      attemptStarted = Date.now();
-      try {
-        await this.#publishAtLeastOnce(subject, data, h, msgId, kind, timeout);
-        return;
-      } catch (next) {
-        error = next;
-      }
-      if (!passes(error) || Date.now() - started >= retryMs) throw error;
-    }
   }
 
   /**
