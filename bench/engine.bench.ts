@@ -9,6 +9,7 @@ import { Bench } from 'tinybench';
 import wabtInit from 'wabt';
 import { Engine } from '../src/index.js';
 import { reference } from './reference.js';
+import { KERNEL_WASM_BASE64 } from '../src/engine/abi/extism/kernel-wasm.js';
 import { waspGoPlugin } from '../test/helpers/wasp-go.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -278,8 +279,29 @@ for (const [language, path] of languages) {
     const theirs = await createPlugin({ wasm: [{ data }] }, { useWasi: false, runInWorker: false });
     await engine.registerPlugin(file, data);
     const ours = await engine.getInstance(file);
+    // as the SDK runs it inline: nothing can stop a runaway call
+    const undeadlined = await engine.getInstance(file, { timeoutMs: 0 });
     const expected = (await theirs.call(fn, input))?.text();
     if (ours.callString(fn, input) !== expected) throw new Error(`${file}: Wasp and the Extism JS SDK disagree on ${fn}`);
+    // The floor any host has: the plugin's own Wasm with Wasp's kernel and nothing else (vars and
+    // config answered as absent, no deadline, no checks), called as a hand-written host would.
+    const kernelMemory = new WebAssembly.Memory({ initial: 1 });
+    const kernel = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(KERNEL_WASM_BASE64, 'base64')), {
+      host: { memory: kernelMemory, config_get: () => 0, var_get: () => 0, var_set: () => undefined, log: () => undefined, log_level: () => 2 },
+    });
+    const bare = new WebAssembly.Instance(new WebAssembly.Module(data), { 'extism:host/env': kernel.exports as WebAssembly.ModuleImports });
+    const begin = kernel.exports.host_begin as (n: number) => number;
+    const run = bare.exports[fn] as () => number;
+    const alone = () => {
+      const n = Buffer.byteLength(input);
+      const p = begin(n);
+      const mem = Buffer.from(kernelMemory.buffer);
+      mem.write(input, p, n, 'utf8');
+      run();
+      const out = Buffer.from(kernelMemory.buffer);
+      return out.toString('utf8', out.readUInt32LE(0), out.readUInt32LE(0) + out.readUInt32LE(4));
+    };
+    if (!alone().startsWith('{"count":')) throw new Error(`${file}: the plugin alone gave ${alone()}`);
     const theirReset = () => theirs.reset();
     const theirCall = (): (() => unknown) => {
       const marker = () => undefined;
@@ -291,7 +313,9 @@ for (const [language, path] of languages) {
       baseline: 'engine callString()',
       target: ['Extism JS SDK', 10, 'min'],
       tasks: [
+        ['the plugin alone (kernel only, no deadline)', alone],
         ['engine callString()', () => ours.callString(fn, input)],
+        ['engine callString(), timeoutMs: 0', () => undeadlined.callString(fn, input)],
         ['Extism JS SDK', theirCall()],
       ],
     });

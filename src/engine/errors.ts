@@ -45,10 +45,10 @@ export class MemoryLimitError extends WaspError {
   override name = 'MemoryLimitError';
 }
 
-/** A plugin import that nothing satisfies: no callback, no wasp host function, no WASI. */
-/** What is wrong with an import: not a function, no such host function, no callback for it, the wrong type, or a host function Wasp refuses to offer. */
-export type UnresolvedImportProblem = 'not-a-function' | 'unknown-host-function' | 'no-callback' | 'wrong-type' | 'unsupported';
+/** What is wrong with an import: not a function, no such host function, no callback for it, or the wrong type. */
+export type UnresolvedImportProblem = 'not-a-function' | 'unknown-host-function' | 'no-callback' | 'wrong-type';
 
+/** A plugin import that nothing satisfies: no callback, no host function of its ABI, no WASI. */
 export class UnresolvedImportError extends WaspError {
   override name = 'UnresolvedImportError';
   constructor(
@@ -214,6 +214,19 @@ export class PluginRaisedError extends WaspError {
     context: ErrorContext,
   ) {
     super(`plugin ${context.plugin}: ${context.function} raised an error: ${pluginMessage}`, context);
+  }
+}
+
+/** The plugin called a host function its ABI names but Wasp does not offer (Extism's http_request, say): the call fails. */
+export class HostFunctionRefusedError extends WaspError {
+  override name = 'HostFunctionRefusedError';
+  constructor(
+    message: string,
+    readonly module: string,
+    readonly field: string,
+    context: ErrorContext,
+  ) {
+    super(message, context);
   }
 }
 

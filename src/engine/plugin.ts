@@ -232,8 +232,10 @@ function resolveImports(imports: ImportInfo[], callbacks: ReadonlyMap<string, Ca
       : imp.module === 'env' && imp.name.startsWith(EXTISM_OLD_PREFIX) ? imp.name.slice(EXTISM_OLD_PREFIX.length)
       : undefined;
     if (kernelName !== undefined) {
-      if (EXTISM_REFUSED.has(kernelName)) refuse("is Extism's HTTP host function, which Wasp does not offer: a plugin reaches the network only through host functions you add", 'unsupported');
-      const expected = Object.hasOwn(EXTISM_IMPORTS, kernelName) ? EXTISM_IMPORTS[kernelName] : undefined;
+      const expected =
+        Object.hasOwn(EXTISM_IMPORTS, kernelName) ? EXTISM_IMPORTS[kernelName]
+        : Object.hasOwn(EXTISM_REFUSED, kernelName) ? EXTISM_REFUSED[kernelName]
+        : undefined;
       if (expected === undefined) refuse(`is not a function of Extism's kernel that Wasp offers (${Object.keys(EXTISM_IMPORTS).join(', ')})`, 'unknown-host-function');
       else if (!sameType(expected, type)) refuse(`has type ${formatType(type)}, expected ${formatType(expected)}`, 'wrong-type');
       continue;

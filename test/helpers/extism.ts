@@ -72,6 +72,7 @@ export function extismPlugin(options: { oldNames?: boolean; http?: boolean; user
     (local.set $len (call $read (i32.const 4096)))
     (call $out (i32.const 4096) (local.get $len))
     (i32.const 0))
+  ${options.http ? ';; asks for a URL over Extism\'s HTTP function, then sets the input as its output\n  (func (export "fetch") (result i32) (drop (call $http (i64.const 0) (i64.const 0))) (call $out (i32.const 4096) (call $read (i32.const 4096))) (i32.const 0))' : ''}
   (func (export "nothing") (result i32) (drop (call $read (i32.const 4096))) (i32.const 0))
   ;; fails with the input as the message
   (func (export "fail") (result i32) (local $len i32)

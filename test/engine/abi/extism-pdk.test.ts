@@ -102,4 +102,28 @@ describe('Extism\'s own plugins', () => {
     expect(Buffer.compare(Buffer.from(echo.callBytes('echo', big)!), Buffer.from(big))).toBe(0);
     expect(() => engine.getInstanceSync('unreachable').callString('do_unreachable')).toThrow(PluginTrapError);
   });
+
+  // extism/hello-from: the same `hello` from each PDK. The JavaScript one imports http_request in
+  // every build; the AssemblyScript one sets a non-ASCII output's length in UTF-16 units (cut short
+  // in any host; the SDK fails on such an input), so it gets ASCII inputs only.
+  it.each([
+    ['js', 'JavaScript', true],
+    ['assemblyscript', 'AssemblyScript', false],
+    ['c', 'C', true],
+    ['go', 'Go', true],
+  ] as const)('hello from the %s PDK: the same outputs as the SDK, 200 calls on one instance', async (pdk, language, unicode) => {
+    const bytes = await fixture(`hello-from-${pdk}`);
+    const engine = new Engine();
+    expect((await engine.registerPlugin(pdk, bytes)).abi).toBe('extism');
+    const inst = await engine.getInstance(pdk);
+    const sdk = await createPlugin({ wasm: [{ data: bytes }] }, { useWasi: true, runInWorker: false });
+    try {
+      for (const input of ['Nic', '', 'x'.repeat(70_000), ...(unicode ? ['Zoë and Łódź 🐝'] : [])]) {
+        expect(inst.callString('hello', input)).toBe((await sdk.call('hello', input))?.text() ?? null);
+      }
+      for (let i = 0; i < 200; i++) expect(inst.callString('hello', `call ${i}`)).toBe(`call ${i}\nHello from ${language}!`);
+    } finally {
+      await sdk.close();
+    }
+  });
 });

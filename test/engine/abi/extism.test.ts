@@ -3,7 +3,7 @@
 import createPlugin, { type CallContext } from '@extism/extism';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../../src/engine/engine.js';
-import { CallbackError, CallLimitError, PluginCallError, PluginTimeoutError, PluginTrapError, UnresolvedImportError } from '../../../src/engine/errors.js';
+import { CallbackError, CallLimitError, HostFunctionRefusedError, PluginCallError, PluginTimeoutError, PluginTrapError, UnresolvedImportError } from '../../../src/engine/errors.js';
 import { extismPlugin } from '../../helpers/extism.js';
 import { wat } from '../../helpers/plugins.js';
 
@@ -94,7 +94,7 @@ describe('ABI extism', () => {
     expect(bare.logs).toEqual([{ message: 'a line from the plugin', fields: expect.objectContaining({ plugin: 'ext', function: 'log' }) }]);
   });
 
-  it('a user host function that throws fails the call; one not added is refused at registration, as is http_request', async () => {
+  it('a user host function that throws fails the call; one not added is refused at registration; http_request fails the call that uses it', async () => {
     const engine = new Engine();
     engine.addCallback('extism:host/user', 'shout', () => {
       throw new Error('no');
@@ -103,10 +103,30 @@ describe('ABI extism', () => {
     expect(() => engine.getInstanceSync('ext').callString('shout', 'x')).toThrow(CallbackError);
     const missing = await new Engine().registerPlugin('ext', await wat(extismPlugin())).catch((e: unknown) => e);
     expect(missing).toMatchObject({ name: 'UnresolvedImportError', problem: 'no-callback', module: 'extism:host/user', field: 'shout' });
-    const http = await new Engine().registerPlugin('ext', await wat(extismPlugin({ http: true, userFunction: false }))).catch((e: unknown) => e);
-    expect(http).toBeInstanceOf(UnresolvedImportError);
-    expect(http).toMatchObject({ problem: 'unsupported', field: 'http_request' });
-    expect((http as Error).message).toMatch(/http_request is Extism's HTTP host function/);
+    // The JavaScript PDK imports http_request in every plugin: importing it is fine, calling it is not.
+    const withHttp = new Engine();
+    await withHttp.registerPlugin('ext', await wat(extismPlugin({ http: true, userFunction: false })));
+    const inst = withHttp.getInstanceSync('ext');
+    expect(inst.callString('echo', 'no network needed')).toBe('no network needed');
+    const refused = (() => {
+      try {
+        return inst.callString('fetch', 'x');
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(refused).toBeInstanceOf(HostFunctionRefusedError);
+    expect(refused).toMatchObject({ module: 'extism:host/env', field: 'http_request', plugin: 'ext', function: 'fetch' });
+    expect((refused as Error).message).toMatch(/fetch called extism:host\/env.http_request, Extism's HTTP host function/);
+    expect(withHttp.getInstanceSync('ext').callString('echo', 'again')).toBe('again');
+    // a plugin that catches what the host throws still fails
+    const sneaky = await wat(
+      `(module (import "extism:host/env" "http_request" (func $http (param i64 i64) (result i64))) (memory (export "memory") 1)
+        (func (export "sneaky") (result i32) (try (do (drop (call $http (i64.const 0) (i64.const 0)))) (catch_all)) (i32.const 0)))`,
+      { exceptions: true },
+    );
+    await withHttp.registerPlugin('sneaky', sneaky);
+    expect(() => withHttp.getInstanceSync('sneaky').callString('sneaky')).toThrow(HostFunctionRefusedError);
   });
 
   it('a trap, and a runaway call stopped by the deadline inline and in a worker', async () => {

@@ -6,13 +6,14 @@
 // names of early Go PDK builds are the same functions. User host functions live in
 // "extism:host/user" and take and return i64 kernel offsets.
 import { bindOneValueCallback, type Callback, type CallbackSignature } from '../../callbacks.js';
-import { AllocationError, CallLimitError, FunctionNotFoundError, OutputLimitError, PluginCallError, SignatureError, WaspError } from '../../errors.js';
+import { AllocationError, CallLimitError, FunctionNotFoundError, HostFunctionRefusedError, OutputLimitError, PluginCallError, SignatureError, WaspError } from '../../errors.js';
 import { formatType } from '../../host-imports.js';
 import type { LogLevel } from '../../logger.js';
 import { copyOut } from '../../copy-out.js';
 import { outOfBounds, PluginMemory } from '../../memory.js';
 import type { FuncType, ValType } from '../../wasm-binary.js';
 import type { AbiAdapter, AbiPort } from '../abi.js';
+import { KeyNames } from './key-names.js';
 import { KERNEL_WASM_BASE64 } from './kernel-wasm.js';
 
 export const EXTISM_ENV = 'extism:host/env';
@@ -48,8 +49,17 @@ export const EXTISM_IMPORTS: Readonly<Record<string, FuncType>> = {
   log_error: { params: [i64], results: [] },
   get_log_level: { params: [], results: [i32] },
 };
-/** Extism's HTTP functions: a plugin importing them is refused at registration, naming them. */
-export const EXTISM_REFUSED: ReadonlySet<string> = new Set(['http_request', 'http_status_code', 'http_headers']);
+/**
+ * Extism's HTTP functions. Wasp links them so that plugins importing them run (the JavaScript
+ * PDK imports http_request whether the plugin uses it or not), but a call to one fails the plugin
+ * call with HostFunctionRefusedError: a plugin reaches the network only through host functions
+ * the user adds.
+ */
+export const EXTISM_REFUSED: Readonly<Record<string, FuncType>> = {
+  http_request: { params: [i64, i64], results: [i64] },
+  http_status_code: { params: [], results: [i32] },
+  http_headers: { params: [], results: [i64] },
+};
 
 /** The Wasm type an Extism plugin imports a host function with: a string or bytes is one i64 kernel offset. */
 export function extismCallbackType(signature: CallbackSignature): FuncType {
@@ -102,6 +112,7 @@ export class ExtismCalls implements AbiAdapter {
   /** config values as UTF-8, encoded once */
   readonly #config = new Map<string, Uint8Array>();
   readonly #memory: PluginMemory;
+  readonly #keys: KeyNames;
   #last: Entry | undefined;
 
   constructor(
@@ -124,6 +135,7 @@ export class ExtismCalls implements AbiAdapter {
     });
     this.#k = this.#kernel.exports as unknown as KernelExports;
     this.#memory = new PluginMemory(memory);
+    this.#keys = new KeyNames((at, n) => this.#memory.readUtf8(at, at + n));
     for (const [key, value] of Object.entries(config)) this.#config.set(key, Buffer.from(value, 'utf8'));
   }
 
@@ -131,8 +143,21 @@ export class ExtismCalls implements AbiAdapter {
     const k = this.#kernel.exports;
     const env: Record<string, unknown> = {};
     for (const name of Object.keys(EXTISM_IMPORTS)) env[name] = k[name];
+    for (const name of Object.keys(EXTISM_REFUSED)) env[name] = () => this.#refuse(name);
     const old = Object.fromEntries(Object.entries(env).map(([name, fn]) => [`${EXTISM_OLD_PREFIX}${name}`, fn]));
     return { [EXTISM_ENV]: env, env: old };
+  }
+
+  /** The call fails, even if the plugin catches what is thrown here (recorded first). */
+  #refuse(name: string): never {
+    const error = new HostFunctionRefusedError(
+      `plugin ${this.port.context.plugin}: ${this.port.context.function} called ${EXTISM_ENV}.${name}, Extism's HTTP host function, which Wasp does not offer: a plugin reaches the network only through host functions you add`,
+      EXTISM_ENV,
+      name,
+      this.port.context,
+    );
+    this.port.record(error);
+    throw error;
   }
 
   /** A host function in extism:host/user: strings and bytes as kernel blocks (one i64 offset each). */
@@ -324,19 +349,28 @@ export class ExtismCalls implements AbiAdapter {
     return p;
   }
 
-  // Keys decoded in place; values copied out of the kernel (which starts empty every call) into vars.
+  /** A config or var key at [p, p + n), checked, as a string (the same few keys come every call). */
+  #key(p: number, n: number, what: string): string {
+    const at = p >>> 0;
+    const len = n >>> 0;
+    this.#checked(at, len, what);
+    return this.#keys.name(this.#bytes(), at, len);
+  }
+
+  // Values are copied out of the kernel (which starts empty every call) into vars.
   #configGet(p: number, n: number): number {
-    const value = this.#config.get(this.#textIn(p, n, 'a config_get key'));
+    if (this.#config.size === 0) return 0;
+    const value = this.#config.get(this.#key(p, n, 'a config_get key'));
     return value === undefined ? 0 : this.#put(value, 'a config value');
   }
 
   #varGet(p: number, n: number): number {
-    const value = this.#vars.get(this.#textIn(p, n, 'a var_get key'));
+    const value = this.#vars.get(this.#key(p, n, 'a var_get key'));
     return value === undefined ? 0 : this.#put(value, 'a var');
   }
 
   #varSet(kp: number, kn: number, vp: number, vn: number): void {
-    const name = this.#textIn(kp, kn, 'a var_set key');
+    const name = this.#key(kp, kn, 'a var_set key');
     const keyBytes = kn >>> 0;
     const before = this.#vars.get(name);
     const freed = before === undefined ? 0 : keyBytes + before.length;
@@ -357,7 +391,12 @@ export class ExtismCalls implements AbiAdapter {
       );
       return;
     }
-    this.#vars.set(name, this.#bytes().slice(at, at + len));
+    const u8 = this.#bytes();
+    if (before !== undefined && before.length === len) {
+      // a counter or a flag set every call: its bytes change, its size does not
+      if (len <= 64) for (let i = 0; i < len; i++) before[i] = u8[at + i]!;
+      else before.set(u8.subarray(at, at + len));
+    } else this.#vars.set(name, u8.slice(at, at + len));
     this.#varBytes = total;
   }
 
