@@ -8,6 +8,19 @@ export const USAGE = `usage:
             runs a pipeline until SIGINT/SIGTERM (or the end of stdin), then drains
   wasp validate <pipeline.yaml>...
             checks pipeline files without running them; exit 1 on any problem
+  wasp deploy <pipeline.yaml> [--nats URL] [--wait] [--timeout MS]
+  wasp deploy --rollback NAME [--to REVISION] [--nats URL] [--wait]
+            validates the file, stores its modules (by SHA-256) and the pipeline as
+            its next revision in NATS; --wait returns once every worker runs it
+  wasp undeploy NAME [--nats URL] [--wait]
+            removes a pipeline; workers drain and stop it (its revisions are kept)
+  wasp ls [--nats URL]
+            deployed pipelines: revision, plugins and digests, workers running them
+  wasp worker [--nats URL] [--pipelines PATTERN] [--log-level LEVEL]
+            runs every deployed pipeline matching PATTERN (* matches anything),
+            taking new revisions live, until SIGINT/SIGTERM, then drains
+  wasp status [--nats URL]
+            what the workers report, per pipeline: revision, workers, rates, failures
   wasp call <module.wasm> <function> [ARG ...] [--returns string|bytes|number]
             [--env KEY=VALUE ...] [--memory-pages N] [--abi wasp/1|wasp-go|extism]
 
@@ -17,4 +30,6 @@ export const USAGE = `usage:
   one (one line per output), otherwise the function's numeric return value.
   --returns bytes prints outputs as hex. The plugin's ABI is detected from
   the module (--abi overrides it); for wasp-go, a string argument means a
-  string result, numbers alone a number.`;
+  string result, numbers alone a number.
+
+  --nats defaults to $WASP_NATS_URL, else nats://127.0.0.1:4222.`;

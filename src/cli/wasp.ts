@@ -1,14 +1,23 @@
 #!/usr/bin/env node
 import { callCommand } from './call.js';
+import { deployCommand, undeployCommand } from './deploy.js';
+import { statusCommand } from './fleet-status.js';
+import { lsCommand } from './ls.js';
 import { runCommand } from './run.js';
+import { workerCommand } from './worker.js';
 import { validateCommand } from './validate.js';
 import type { Command, CommandIO } from './command.js';
 import { USAGE, UsageError } from './usage.js';
 
 const commands: Record<string, Command> = {
   call: callCommand,
+  deploy: deployCommand,
+  ls: lsCommand,
   run: runCommand,
+  status: statusCommand,
+  undeploy: undeployCommand,
   validate: validateCommand,
+  worker: workerCommand,
 };
 
 async function main(argv: string[], io: CommandIO): Promise<number> {

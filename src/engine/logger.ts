@@ -20,3 +20,10 @@ export function completeLogger(logger: Partial<Logger> = {}): Logger {
   for (const level of LOG_LEVELS) out[level] = logger[level]?.bind(logger) ?? noop;
   return out;
 }
+
+/** A logger that adds `fields` to every line (a worker's lines name their pipeline). */
+export function withFields(logger: Logger, fields: Record<string, unknown>): Logger {
+  const out = {} as Logger;
+  for (const level of LOG_LEVELS) out[level] = (message, more) => logger[level](message, more === undefined ? fields : { ...fields, ...more });
+  return out;
+}

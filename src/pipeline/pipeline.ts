@@ -23,6 +23,8 @@ export interface PipelineIO {
   stdout?: NodeJS.WritableStream;
   /** JavaScript functions in place of the named stages' plugin calls (embedding, benchmarks). */
   native?: Record<string, NativeStageFunction>;
+  /** modules by plugin name, in place of their paths (a worker fetched them); a plugin's sha256 pin still applies */
+  modules?: Record<string, Uint8Array>;
 }
 
 /** Headers a dead letter carries besides the message's own. */
@@ -84,7 +86,7 @@ export class Pipeline {
       for (const [sandboxPath, hostPath] of Object.entries(plugin.wasi?.files ?? {})) {
         files[sandboxPath] = new Uint8Array(await readFile(hostPath));
       }
-      await engine.registerPlugin(name, plugin.path, {
+      await engine.registerPlugin(name, io.modules?.[name] ?? plugin.path, {
         sha256: plugin.sha256,
         abi: plugin.abi,
         config: plugin.config,

@@ -401,6 +401,16 @@ export class NatsTransport implements Transport {
     return (this.#jsm ??= await jetstreamManager(this.nc));
   }
 
+  /**
+   * Sends the settlements still queued and waits until the server has them, so that a consumer
+   * pulling next (a new revision on the same connection) is not handed what was already acked.
+   */
+  async settle(): Promise<void> {
+    if (this.nc.isClosed()) return;
+    this.#acks.flush();
+    await this.nc.flush();
+  }
+
   async close(): Promise<void> {
     if (this.nc.isClosed()) return;
     this.#acks.flush();

@@ -43,16 +43,25 @@ type Path = readonly (string | number)[];
 type At = (offset: number | undefined, path: Path, message: string) => void;
 
 export async function loadPipelineConfig(file: string, options: LoadOptions = {}): Promise<PipelineConfig> {
+  return (await loadPipelineFile(file, options)).config;
+}
+
+export async function parsePipelineConfig(text: string, file: string, options: LoadOptions = {}): Promise<PipelineConfig> {
+  return (await parsePipelineFile(text, file, options)).config;
+}
+
+/** The file as written (after defaults and ${VAR} substitution) beside the config made from it. */
+export async function loadPipelineFile(file: string, options: LoadOptions = {}): Promise<{ file: PipelineFile; config: PipelineConfig }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (cause) {
     throw new ConfigError(file, [{ file, line: 1, column: 1, path: '', message: `cannot read the file: ${(cause as Error).message}` }]);
   }
-  return parsePipelineConfig(text, file, options);
+  return parsePipelineFile(text, file, options);
 }
 
-export async function parsePipelineConfig(text: string, file: string, options: LoadOptions = {}): Promise<PipelineConfig> {
+export async function parsePipelineFile(text: string, file: string, options: LoadOptions = {}): Promise<{ file: PipelineFile; config: PipelineConfig }> {
   const lines = new LineCounter();
   const problems: ConfigProblem[] = [];
   const at: At = (offset, path, message) => {
@@ -105,7 +114,23 @@ export async function parsePipelineConfig(text: string, file: string, options: L
   const view = config ?? looseView(raw as Record<string, unknown>, file);
   await checkMeaning(view, options.checkPlugins ?? true, (path, message) => at(nodeOffset(doc, path), path, message));
   if (problems.length > 0 || config === undefined) throw new ConfigError(file, problems);
-  return config;
+  return { file: parsed.data!, config };
+}
+
+/**
+ * A pipeline file that is already a value (a deployed revision, say): checked against the same
+ * schema, with problems named by key path, and made into a config. References to files are not
+ * checked here: whoever runs it supplies the modules.
+ */
+export function pipelineFromValue(value: unknown, file: string): PipelineConfig {
+  const parsed = pipelineFileSchema.safeParse(value);
+  if (!parsed.success) {
+    throw new ConfigError(
+      file,
+      parsed.error.issues.map((issue) => ({ file, line: 1, column: 1, path: formatPath(issue.path as Path), message: issue.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}` : issue.message })),
+    );
+  }
+  return normalize(parsed.data, file);
 }
 
 /** What checkMeaning reads; a full config is one, and so is the well-formed part of a broken file. */

@@ -1,0 +1,53 @@
+// The NATS connection of the fleet commands (deploy, undeploy, ls, status, worker): --nats URL,
+// else $WASP_NATS_URL, else the local default server.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { WaspError } from '../engine/errors.js';
+import type { Logger } from '../engine/logger.js';
+import { connectNats, type NatsSettings } from '../transport/connect.js';
+import { UsageError } from './usage.js';
+
+export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
+
+/** A one-shot command found no server to talk to in time. */
+export class NatsUnreachableError extends WaspError {
+  override name = 'NatsUnreachableError';
+  constructor(
+    readonly servers: string[],
+    readonly waitedMs: number,
+  ) {
+    super(`no NATS server answered at ${servers.join(', ')} within ${waitedMs / 1000} s (--nats URL or WASP_NATS_URL says where)`);
+  }
+}
+
+export function natsSettings(url: string | undefined, name: string): NatsSettings {
+  const servers = (url ?? process.env.WASP_NATS_URL ?? DEFAULT_NATS_URL).split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (servers.length === 0) throw new UsageError('--nats needs a URL');
+  return { servers, name };
+}
+
+/** Connects, waiting at most waitMs for a server (a long-running worker passes Infinity and a signal instead). */
+export async function connectFleet(settings: NatsSettings, logger: Logger, waitMs: number, signal?: AbortSignal): Promise<NatsConnection> {
+  const limit = Number.isFinite(waitMs) ? AbortSignal.timeout(waitMs) : undefined;
+  const stop = limit && signal ? AbortSignal.any([limit, signal]) : (limit ?? signal);
+  try {
+    return await connectNats(settings, logger, { signal: stop });
+  } catch (error) {
+    if (limit?.aborted && error === limit.reason) throw new NatsUnreachableError(settings.servers, waitMs);
+    throw error;
+  }
+}
+
+export interface CommandArgs {
+  positionals: string[];
+  values: Record<string, string | boolean | undefined>;
+}
+
+/** node:util's parseArgs, its mistakes as UsageError. */
+export function parseCommandArgs(argv: string[], options: NonNullable<ParseArgsConfig['options']>, command: string): CommandArgs {
+  try {
+    return parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as CommandArgs;
+  } catch (error) {
+    throw new UsageError(`wasp ${command}: ${(error as Error).message.split('\n')[0]}`);
+  }
+}

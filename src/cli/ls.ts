@@ -1,0 +1,52 @@
+import { WaspError } from '../engine/errors.js';
+import { findWorkers } from '../fleet/discovery.js';
+import { FleetStore } from '../fleet/store.js';
+import type { CommandIO } from './command.js';
+import { connectFleet, natsSettings, parseCommandArgs } from './fleet-connect.js';
+import { stderrLogger } from './stderr-logger.js';
+import { UsageError } from './usage.js';
+
+const CONNECT_WAIT_MS = 5_000;
+
+/** Columns padded to their widest cell. */
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+/** `wasp ls`: the deployed pipelines, their revision, plugins and module digests, and the workers running them. */
+export async function lsCommand(argv: string[], io: CommandIO): Promise<number> {
+  const { positionals, values } = parseCommandArgs(argv, { nats: { type: 'string' } }, 'ls');
+  if (positionals.length > 0) throw new UsageError('wasp ls takes no arguments');
+  const nc = await connectFleet(natsSettings(values.nats as string | undefined, `wasp:ls:${process.pid}`), stderrLogger(io.stderr, 'warn'), CONNECT_WAIT_MS);
+  try {
+    const store = await FleetStore.open(nc);
+    const [pipelines, workers] = await Promise.all([store.list(), findWorkers(nc)]);
+    if (pipelines.length === 0) {
+      io.stdout.write('no pipelines deployed\n');
+      return 0;
+    }
+    const rows = [['PIPELINE', 'REVISION', 'DEPLOYED', 'PLUGINS', 'WORKERS']];
+    for (const { name, deployment, error } of pipelines) {
+      if (deployment === undefined) {
+        rows.push([name, '?', '', `unreadable: ${error?.message ?? ''}`, '']);
+        continue;
+      }
+      const plugins = Object.entries(deployment.modules).map(([plugin, m]) => `${plugin}=sha256:${m.sha256.slice(0, 12)}`).join(',');
+      const on = workers.flatMap((w) => {
+        const p = w.running.find((r) => r.name === name && r.state === 'running');
+        return p ? [`${w.host}:${w.pid}@${p.revision}`] : [];
+      });
+      const back = deployment.rolledBackFrom ? ` (=${deployment.rolledBackFrom})` : '';
+      rows.push([name, `${deployment.revision}${back}`, `${deployment.deployedAt.slice(0, 19)}Z ${deployment.deployedBy}`, plugins, on.join(',') || '-']);
+    }
+    io.stdout.write(table(rows));
+    return 0;
+  } catch (error) {
+    if (!(error instanceof WaspError)) throw error;
+    io.stderr.write(`error: ${error.message}\n`);
+    return 1;
+  } finally {
+    await nc.close();
+  }
+}
