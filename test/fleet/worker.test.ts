@@ -64,12 +64,14 @@ describe('wasp worker (in process)', () => {
     return store.deploy(draft);
   }
 
-  async function startWorker(pipelines = '*') {
-    worker = new Worker({ nc: workerNc, nats: { servers: [server.url] }, store, logger, pipelines });
-    const service = await serveDiscovery(workerNc, pipelines, () => worker!.report());
+  async function startWorker(pipelines = '*', from: FleetStore = store) {
+    const started = new Worker({ nc: workerNc, nats: { servers: [server.url] }, store: from, logger, pipelines });
+    worker ??= started;
+    if (started !== worker) stops.push(() => started.drain());
+    const service = await serveDiscovery(workerNc, pipelines, () => started.report());
     stops.push(() => service.stop());
-    await worker.start();
-    return worker;
+    await started.start();
+    return started;
   }
 
   /** Everything published to a subject, as text, from now on. */
@@ -105,6 +107,23 @@ describe('wasp worker (in process)', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(out).toHaveLength(2);
     expect(lines.some((l) => l.includes('pipeline swap undeployed'))).toBe(true);
+  });
+
+  it('deploy --wait waits for the slowest worker taking the pipeline, not the first', async () => {
+    await deploy('slow', 'identity');
+    const quick = await startWorker('slow');
+    // a second worker that takes 1.5 s to fetch each module
+    const slowStore = Object.assign(Object.create(store) as FleetStore, {
+      getModule: async (sha256: string) => {
+        await new Promise((r) => setTimeout(r, 1500));
+        return store.getModule(sha256);
+      },
+    });
+    const slow = await startWorker('slow', slowStore);
+    const two = await deploy('slow', 'upper');
+    const workers = await waitForRollout(nc, 'slow', two.revision, 10_000);
+    expect(workers).toHaveLength(2);
+    for (const w of [quick, slow]) expect(w.report().find((p) => p.name === 'slow')).toMatchObject({ revision: two.revision, state: 'running' });
   });
 
   it('loses no core NATS message while a new revision takes over its queue group', async () => {
