@@ -6,7 +6,9 @@ import { ConfigError, loadPipelineConfig } from '../pipeline/config/load.js';
 import type { PipelineConfig } from '../pipeline/config/schema.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { EmbeddedTransport } from '../transport/embedded.js';
-import { connectNats, requireJetStream } from '../transport/connect.js';
+import { connectNats, requireJetStream, trackConnection } from '../transport/connect.js';
+import { HttpListenError, parseAddress, serveHttp } from '../observe/http.js';
+import { WaspMetrics } from '../observe/metrics.js';
 import type { NatsConnectionError } from '../transport/errors.js';
 import { NatsTransport } from '../transport/nats.js';
 import type { Transport } from '../transport/transport.js';
@@ -44,7 +46,7 @@ class InterruptedError extends WaspError {
  * with the reason) instead of living on with its connection.
  */
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { file, level } = parseRunArgs(argv);
+  const { file, level, http } = parseRunArgs(argv);
   let config;
   try {
     config = await loadPipelineConfig(file);
@@ -102,12 +104,22 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   let nats: NatsTransport | undefined;
   let waitingForNats = false;
   let ok = false;
+  let connected: () => boolean = () => true;
+  const metrics = http === undefined ? undefined : new WaspMetrics(() => (pipeline && running ? [{ name: config.name, pipeline }] : []));
+  let endpoints: { close(): Promise<void> } | undefined;
   try {
+    if (metrics) {
+      endpoints = await serveHttp(http!, {
+        metrics,
+        notReady: () => (draining ? 'draining' : !running ? 'starting' : !connected() ? 'NATS disconnected' : undefined),
+      }, logger);
+    }
     if (config.nats) {
       waitingForNats = true;
       const nc = await connectNats(config.nats, logger, { pipeline: config.name, signal: startup.signal, onLost: lose });
       waitingForNats = false;
       transport = nats = new NatsTransport(nc, logger);
+      connected = trackConnection(nc);
       if (config.input.kind === 'stream') {
         await step('asking JetStream for the account info', () => requireJetStream(nc));
         // warns at start-up, once per subject, about outputs no stream captures
@@ -117,7 +129,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     } else {
       transport = new EmbeddedTransport();
     }
-    const pipelineIO = { transport, logger, stdin: io.stdin, stdout: io.stdout };
+    const pipelineIO = { transport, logger, stdin: io.stdin, stdout: io.stdout, timings: metrics?.timings(config.name) };
     pipeline = await step('loading the plugins', () => Pipeline.create(config, pipelineIO));
     await step(starting(config), () => pipeline!.start());
     startup.signal.throwIfAborted();
@@ -144,6 +156,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     status?.stop();
+    await endpoints?.close();
     pipeline?.close();
     try {
       // after a failure nothing is left to drain, and a drain could wait on a server that is away
@@ -178,12 +191,22 @@ function describeCause(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-function parseRunArgs(argv: string[]): { file: string; level: LogLevel } {
+function parseRunArgs(argv: string[]): { file: string; level: LogLevel; http?: string } {
   let file: string | undefined;
   let level: LogLevel = 'info';
+  let http: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '--log-level' || arg.startsWith('--log-level=')) {
+    if (arg === '--http' || arg.startsWith('--http=')) {
+      http = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
+      if (!http) throw new UsageError('--http needs HOST:PORT');
+      try {
+        parseAddress(http);
+      } catch (error) {
+        if (error instanceof HttpListenError) throw new UsageError(error.message);
+        throw error;
+      }
+    } else if (arg === '--log-level' || arg.startsWith('--log-level=')) {
       const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
       if (!LOG_LEVELS.includes(value as LogLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
       level = value as LogLevel;
@@ -196,5 +219,5 @@ function parseRunArgs(argv: string[]): { file: string; level: LogLevel } {
     }
   }
   if (file === undefined) throw new UsageError('wasp run needs a config file');
-  return { file, level };
+  return { file, level, http };
 }

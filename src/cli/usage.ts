@@ -4,8 +4,9 @@ export class UsageError extends Error {
 }
 
 export const USAGE = `usage:
-  wasp run <pipeline.yaml> [--log-level trace|debug|info|warn|error]
-            runs a pipeline until SIGINT/SIGTERM (or the end of stdin), then drains
+  wasp run <pipeline.yaml> [--log-level trace|debug|info|warn|error] [--http HOST:PORT]
+            runs a pipeline until SIGINT/SIGTERM (or the end of stdin), then drains;
+            --http serves /metrics (Prometheus), /healthz and /readyz
   wasp validate <pipeline.yaml>...
             checks pipeline files without running them; exit 1 on any problem
   wasp deploy <pipeline.yaml> [--nats URL] [--wait] [--timeout MS]
@@ -16,7 +17,7 @@ export const USAGE = `usage:
             removes a pipeline; workers drain and stop it (its revisions are kept)
   wasp ls [--nats URL]
             deployed pipelines: revision, plugins and digests, workers running them
-  wasp worker [--nats URL] [--pipelines PATTERN] [--log-level LEVEL]
+  wasp worker [--nats URL] [--pipelines PATTERN] [--log-level LEVEL] [--http HOST:PORT]
             runs every deployed pipeline matching PATTERN (* matches anything),
             taking new revisions live, until SIGINT/SIGTERM, then drains
   wasp status [--nats URL]

@@ -6,6 +6,9 @@ import { FleetStore } from '../fleet/store.js';
 import { Worker } from '../fleet/worker.js';
 import type { CommandIO } from './command.js';
 import { connectFleet, natsSettings, parseCommandArgs } from './fleet-connect.js';
+import { HttpListenError, parseAddress, serveHttp } from '../observe/http.js';
+import { WaspMetrics } from '../observe/metrics.js';
+import { trackConnection } from '../transport/connect.js';
 import { stderrLogger } from './stderr-logger.js';
 import { UsageError } from './usage.js';
 
@@ -14,7 +17,16 @@ import { UsageError } from './usage.js';
  * drains them. It waits for NATS as `wasp run` does.
  */
 export async function workerCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { positionals, values } = parseCommandArgs(argv, { nats: { type: 'string' }, pipelines: { type: 'string' }, 'log-level': { type: 'string' } }, 'worker');
+  const { positionals, values } = parseCommandArgs(argv, { nats: { type: 'string' }, pipelines: { type: 'string' }, 'log-level': { type: 'string' }, http: { type: 'string' } }, 'worker');
+  const http = values.http as string | undefined;
+  if (http !== undefined) {
+    try {
+      parseAddress(http);
+    } catch (error) {
+      if (error instanceof HttpListenError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
   if (positionals.length > 0) throw new UsageError('wasp worker takes no arguments');
   const level = (values['log-level'] ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
@@ -25,6 +37,7 @@ export async function workerCommand(argv: string[], io: CommandIO): Promise<numb
   let stopping: Promise<void> | undefined;
   let nc: NatsConnection | undefined;
   let service: Service | undefined;
+  let started = false;
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping) return;
     logger.info(`${signal}: draining`);
@@ -37,7 +50,16 @@ export async function workerCommand(argv: string[], io: CommandIO): Promise<numb
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const keepAlive = setInterval(() => {}, 60_000);
+  let connected: () => boolean = () => false;
+  const metrics = http === undefined ? undefined : new WaspMetrics(() => worker?.observed() ?? []);
+  let endpoints: { close(): Promise<void> } | undefined;
   try {
+    if (metrics) {
+      endpoints = await serveHttp(http!, {
+        metrics,
+        notReady: () => (stopping ? 'draining' : !connected() ? 'NATS not connected' : worker === undefined || !started || !worker.ready ? 'starting pipelines' : undefined),
+      }, logger);
+    }
     const settings = natsSettings(values.nats as string | undefined, `wasp:worker:${process.pid}`);
     try {
       nc = await connectFleet(settings, logger, Infinity, stop.signal);
@@ -45,11 +67,13 @@ export async function workerCommand(argv: string[], io: CommandIO): Promise<numb
       if (stop.signal.aborted) return 0;
       throw error;
     }
+    connected = trackConnection(nc);
     const store = await FleetStore.open(nc);
-    worker = new Worker({ nc, nats: settings, store, logger, pipelines: pattern });
+    worker = new Worker({ nc, nats: settings, store, logger, pipelines: pattern, timings: metrics && ((name) => metrics.timings(name)) });
     service = await serveDiscovery(nc, pattern, () => worker!.report());
     logger.info(`worker ${service.info().id} taking pipelines ${pattern}`);
     if (!stopping) await worker.start();
+    started = true;
     await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve(), { once: true }));
     await stopping;
     logger.info('worker stopped');
@@ -58,6 +82,7 @@ export async function workerCommand(argv: string[], io: CommandIO): Promise<numb
     clearInterval(keepAlive);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await endpoints?.close();
     await nc?.drain().catch(() => nc?.close());
   }
 }

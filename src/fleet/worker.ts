@@ -5,7 +5,7 @@
 import type { NatsConnection } from '@nats-io/nats-core';
 import { describe } from '../engine/errors.js';
 import { withFields, type Logger } from '../engine/logger.js';
-import { Pipeline } from '../pipeline/pipeline.js';
+import { Pipeline, type PipelineTimings } from '../pipeline/pipeline.js';
 import type { NatsSettings } from '../transport/connect.js';
 import { NatsTransport } from '../transport/nats.js';
 import { deploymentConfig, type Deployment } from './deployment.js';
@@ -30,6 +30,8 @@ export interface WorkerOptions {
   logger: Logger;
   /** which pipelines to run: a name, or a glob where * matches any characters (default: all) */
   pipelines?: string;
+  /** timings for a pipeline's metrics, when metrics are on */
+  timings?: (pipeline: string) => PipelineTimings;
 }
 
 /** A glob of pipeline names as a test: * matches any run of characters. */
@@ -145,7 +147,7 @@ class Slot {
     for (const [plugin, { sha256 }] of Object.entries(deployment.modules)) modules[plugin] = reuse?.[plugin] ?? (await options.store.getModule(sha256));
     const logger = withFields(options.logger, { pipeline: this.name, revision: deployment.revision });
     const transport = new NatsTransport(options.nc, logger);
-    const pipeline = await Pipeline.create(config, { transport, logger, modules });
+    const pipeline = await Pipeline.create(config, { transport, logger, modules, timings: options.timings?.(this.name) });
     return { deployment, pipeline, transport, modules };
   }
 
@@ -241,6 +243,11 @@ export class Worker {
     let slot = this.#slots.get(name);
     if (slot === undefined) this.#slots.set(name, (slot = new Slot(name, this)));
     return slot;
+  }
+
+  /** The running pipelines, for metrics. */
+  observed(): { name: string; pipeline: Pipeline; revision: number }[] {
+    return [...this.#slots.values()].flatMap((s) => (s.running ? [{ name: s.name, pipeline: s.running.pipeline, revision: s.running.deployment.revision }] : []));
   }
 
   /** Every pipeline this worker has seen, as it stands. */

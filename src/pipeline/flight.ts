@@ -26,6 +26,8 @@ export class Flight implements Work, PublishFor {
   #outcome: 'ack' | 'nak' | 'term' = 'ack'; // nak (a publish failed) wins over term (dead-lettered)
   #sequence = 0;
   #publishFailureDeadLettered = false;
+  /** performance.now() when the input arrived, when the pipeline times its messages */
+  startedAt = 0;
 
   constructor(readonly home: Flights) {}
 
@@ -43,6 +45,7 @@ export class Flight implements Work, PublishFor {
     this.#outcome = 'ack';
     this.#sequence = 0;
     this.#publishFailureDeadLettered = false;
+    if (this.home.timed) this.startedAt = performance.now();
     return this;
   }
 
@@ -136,6 +139,8 @@ export class Flights {
   readonly #free: Flight[] = [];
   /** set when the pipeline drains (see Flight.giveUp) */
   draining = false;
+  /** whether flights note when their input arrived (metrics are on) */
+  timed = false;
 
   constructor(readonly onSettled: (flight: Flight, outcome: 'ack' | 'nak' | 'term') => void) {}
 

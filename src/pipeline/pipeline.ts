@@ -25,6 +25,16 @@ export interface PipelineIO {
   native?: Record<string, NativeStageFunction>;
   /** modules by plugin name, in place of their paths (a worker fetched them); a plugin's sha256 pin still applies */
   modules?: Record<string, Uint8Array>;
+  /** timings, for metrics; without it nothing is timed */
+  timings?: PipelineTimings;
+}
+
+/** What a pipeline times when asked: each stage's calls and each input's way through. */
+export interface PipelineTimings {
+  /** a function taking one call's duration in seconds, per stage */
+  stageCall(stage: string): (seconds: number) => void;
+  /** an input's time from arrival until everything it caused was accepted (or it was settled otherwise), in seconds */
+  settled(seconds: number, outcome: 'ack' | 'nak' | 'term'): void;
 }
 
 /** Headers a dead letter carries besides the message's own. */
@@ -62,7 +72,10 @@ export class Pipeline {
   #publisher!: Publisher;
   #output!: (work: Work) => Promise<void> | void;
   readonly #failures: FailureLog;
-  readonly #flights = new Flights((_, outcome) => this.#settled(outcome));
+  readonly #flights = new Flights((flight, outcome) => {
+    if (flight.startedAt !== 0) this.io.timings!.settled((performance.now() - flight.startedAt) / 1000, outcome);
+    this.#settled(outcome);
+  });
 
   private constructor(
     readonly config: PipelineConfig,
@@ -70,6 +83,7 @@ export class Pipeline {
     readonly io: PipelineIO,
   ) {
     this.stats = new PipelineStats(config.stages.map((s) => new StageStats(s.name)));
+    this.#flights.timed = io.timings !== undefined;
     this.#failures = new FailureLog(io.logger);
     this.done = new Promise((resolve, reject) => {
       this.#resolveDone = resolve;
@@ -130,7 +144,7 @@ export class Pipeline {
     for (const [i, spec] of config.stages.entries()) {
       const native = io.native?.[spec.name];
       const stats = this.stats.stages[i]!;
-      const stage = native ? nativeStage(native, spec, stats, host) : pluginStage(this.engine, spec, stats, host);
+      const stage = native ? nativeStage(native, spec, stats, host) : pluginStage(this.engine, spec, stats, host, io.timings?.stageCall(spec.name));
       this.#stages.push({ spec, stage });
     }
     // A module that cannot instantiate fails here, in either mode, before any input is taken.
@@ -188,6 +202,11 @@ export class Pipeline {
     } finally {
       this.close();
     }
+  }
+
+  /** The input's lag as its server counts it (a JetStream consumer's pending and ack-pending); undefined where none is kept. */
+  async lag(): Promise<{ pending: number; ackPending: number } | undefined> {
+    return this.#source?.lag?.();
   }
 
   close(): void {

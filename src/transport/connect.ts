@@ -490,3 +490,15 @@ export async function requireJetStream(nc: NatsConnection, timeoutMs = JETSTREAM
     );
   }
 }
+
+/** Whether the connection is up now: false from a disconnect until the reconnect, and once closed. */
+export function trackConnection(nc: NatsConnection): () => boolean {
+  let up = true;
+  void (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === 'disconnect') up = false;
+      else if (status.type === 'reconnect') up = true;
+    }
+  })();
+  return () => up && !nc.isClosed();
+}

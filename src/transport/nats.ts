@@ -118,6 +118,10 @@ export class NatsTransport implements Transport {
     });
     return {
       deliveries,
+      lag: async () => {
+        const info = await jsm.consumers.info(input.stream, input.consumer);
+        return { pending: info.num_pending, ackPending: info.num_ack_pending };
+      },
       stop: async () => {
         stopping = true;
         await finished;

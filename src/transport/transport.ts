@@ -44,6 +44,12 @@ export interface Source {
    * nothing is dropped (JetStream holds back delivery instead).
    */
   readonly dropped?: () => number;
+  /**
+   * How far behind the input is, asked of the server (metrics, status): messages waiting for
+   * delivery and delivered but not yet acknowledged. Absent where the server keeps no count
+   * (core NATS, the embedded bus, stdin).
+   */
+  readonly lag?: () => Promise<{ pending: number; ackPending: number }>;
   /** Stops taking input; what was delivered already is still settled by the pipeline. */
   stop(): Promise<void>;
 }

@@ -39,6 +39,8 @@ interface Outcome {
   emits: PoolResult['emits'] | undefined;
   error: WaspError | undefined;
   done: boolean;
+  /** performance.now() at submit, when calls are timed */
+  submittedAt: number;
 }
 
 
@@ -53,7 +55,8 @@ interface Outcome {
  * later; with `ordered` (the default) outputs leave in input order. The
  * operator completes only when its last call has.
  */
-export function pluginStage(engine: Engine, spec: StageSpec, stats: StageStats, host: StageHost): Stage {
+/** `timed`, when given, takes each call's duration in seconds (metrics); without it nothing is timed. */
+export function pluginStage(engine: Engine, spec: StageSpec, stats: StageStats, host: StageHost, timed?: (seconds: number) => void): Stage {
   const plugin = engine.plugin(spec.plugin);
   const type = plugin.functionType(spec.function);
   const wanted = STAGE_TYPES[plugin.abi];
@@ -101,9 +104,15 @@ export function pluginStage(engine: Engine, spec: StageSpec, stats: StageStats, 
       const answeredInline = (work: Work, result: PoolResult | undefined, error: WaspError | undefined): void => {
         finish(work, result?.outputs, result?.emits, error);
       };
+      let callStart = 0;
+      const answeredInlineTimed = (work: Work, result: PoolResult | undefined, error: WaspError | undefined): void => {
+        timed!((performance.now() - callStart) / 1000);
+        finish(work, result?.outputs, result?.emits, error);
+      };
       // In workers: one function for every call; the outcome travels as the pool's ticket.
       const answered = (o: Outcome, result: PoolResult | undefined, error: WaspError | undefined): void => {
         inFlight--;
+        if (timed !== undefined) timed((performance.now() - o.submittedAt) / 1000);
         if (!ordered || queue.peek() === o) {
           if (ordered) queue.shift();
           finish(o.work, result?.outputs, result?.emits, error);
@@ -124,9 +133,13 @@ export function pluginStage(engine: Engine, spec: StageSpec, stats: StageStats, 
         next: (work) => {
           stats.in++;
           // A Work is the message the pool reads subject and headers from.
-          if (inline) return pool.submit(fn, work.data, work, work, answeredInline);
+          if (inline) {
+            if (timed === undefined) return pool.submit(fn, work.data, work, work, answeredInline);
+            callStart = performance.now();
+            return pool.submit(fn, work.data, work, work, answeredInlineTimed);
+          }
           inFlight++;
-          const outcome: Outcome = { work, outputs: undefined, emits: undefined, error: undefined, done: false };
+          const outcome: Outcome = { work, outputs: undefined, emits: undefined, error: undefined, done: false, submittedAt: timed === undefined ? 0 : performance.now() };
           if (ordered) queue.push(outcome);
           pool.submit(fn, work.data, work, outcome, answered);
         },
