@@ -1,7 +1,7 @@
 import { TimeoutError } from '@nats-io/nats-core';
 import { WaspError } from '../engine/errors.js';
 import type { LogLevel } from '../engine/logger.js';
-import { LOG_LEVELS } from '../engine/logger.js';
+import { LOG_LEVELS, withFields } from '../engine/logger.js';
 import { ConfigError, loadPipelineConfig } from '../pipeline/config/load.js';
 import type { PipelineConfig } from '../pipeline/config/schema.js';
 import { Pipeline } from '../pipeline/pipeline.js';
@@ -14,8 +14,8 @@ import { NatsTransport } from '../transport/nats.js';
 import type { Transport } from '../transport/transport.js';
 import type { CommandIO } from './command.js';
 import { formatProblems } from './validate.js';
-import { StatusLine, summary } from './status.js';
-import { stderrLogger } from './stderr-logger.js';
+import { StatusLine, summary, summaryFields } from './status.js';
+import { LOG_FORMATS, stderrLogger, type LogFormat } from './stderr-logger.js';
 import { UsageError } from './usage.js';
 
 /** How long the process may take to end by itself once the run is over, before it is made to. */
@@ -46,7 +46,7 @@ class InterruptedError extends WaspError {
  * with the reason) instead of living on with its connection.
  */
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { file, level, http } = parseRunArgs(argv);
+  const { file, level, http, format } = parseRunArgs(argv);
   let config;
   try {
     config = await loadPipelineConfig(file);
@@ -59,7 +59,9 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   }
 
   let status: StatusLine | undefined;
-  const logger = stderrLogger(io.stderr, level, () => status?.clear());
+  const base = stderrLogger(io.stderr, level, () => status?.clear(), format);
+  // JSON lines name their pipeline; text lines say it once, at start-up
+  const logger = format === 'json' ? withFields(base, { pipeline: config.name }) : base;
   // Before the pipeline runs a signal stops start-up (the wait for NATS included); then it drains.
   const startup = new AbortController();
   let pipeline: Pipeline | undefined;
@@ -134,9 +136,9 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     await step(starting(config), () => pipeline!.start());
     startup.signal.throwIfAborted();
     running = true;
-    status = new StatusLine(io.stderr, pipeline.stats);
+    if (format === 'text') status = new StatusLine(io.stderr, pipeline.stats);
     logger.info(`pipeline ${config.name} running on ${transport.name}`, { stages: config.stages.map((s) => s.name) });
-    status.start();
+    status?.start();
     await Promise.race([pipeline.done, lost, drainFailure]);
     if (draining) await Promise.race([draining, lost]);
     ok = true;
@@ -168,7 +170,8 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       logger.warn(`closing the NATS connection without draining it: ${error instanceof Error ? error.message : String(error)}`);
       await nats?.nc.close().catch(() => {});
     } finally {
-      if (running) io.stderr.write(`${summary(pipeline!.stats)}\n`);
+      if (running && format === 'json') logger.info('summary', summaryFields(pipeline!.stats));
+      else if (running) io.stderr.write(`${summary(pipeline!.stats)}\n`);
       // The run is over. nats.js leaves the socket of a first attempt that timed out open until the
       // server closes it (it destroys a socket only once connected): that must not keep the process,
       // and a supervisor waiting for it, from seeing the end.
@@ -191,13 +194,18 @@ function describeCause(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-function parseRunArgs(argv: string[]): { file: string; level: LogLevel; http?: string } {
+function parseRunArgs(argv: string[]): { file: string; level: LogLevel; http?: string; format: LogFormat } {
   let file: string | undefined;
   let level: LogLevel = 'info';
   let http: string | undefined;
+  let format: LogFormat = 'text';
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (arg === '--http' || arg.startsWith('--http=')) {
+    if (arg === '--log-format' || arg.startsWith('--log-format=')) {
+      const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
+      if (!LOG_FORMATS.includes(value as LogFormat)) throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}`);
+      format = value as LogFormat;
+    } else if (arg === '--http' || arg.startsWith('--http=')) {
       http = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
       if (!http) throw new UsageError('--http needs HOST:PORT');
       try {
@@ -219,5 +227,5 @@ function parseRunArgs(argv: string[]): { file: string; level: LogLevel; http?: s
     }
   }
   if (file === undefined) throw new UsageError('wasp run needs a config file');
-  return { file, level, http };
+  return { file, level, http, format };
 }

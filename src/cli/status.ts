@@ -26,6 +26,17 @@ export function summary(stats: PipelineStats): string {
   ].join('\n');
 }
 
+/** The summary as log fields (--log-format json). */
+export function summaryFields(stats: PipelineStats): Record<string, unknown> {
+  const { received, published, deadLettered, acked, naked, termed, publishErrors, publishRejected, outOfDeliveries, deadLetterErrors, truncatedDeadLetters, inputDropped } = stats;
+  return {
+    seconds: Number(((Date.now() - stats.startedAt) / 1000).toFixed(1)),
+    received, published, deadLettered, acked, naked, termed,
+    publishErrors, publishRejected, outOfDeliveries, deadLetterErrors, truncatedDeadLetters, inputDropped,
+    stages: stats.stages.map((s) => s.toJSON()),
+  };
+}
+
 /** A line about failed publishes, only when there were any. */
 function publishFailures(stats: PipelineStats): string[] {
   const { publishErrors, publishRejected, outOfDeliveries, deadLetterErrors, truncatedDeadLetters } = stats;

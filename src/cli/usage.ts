@@ -4,9 +4,11 @@ export class UsageError extends Error {
 }
 
 export const USAGE = `usage:
-  wasp run <pipeline.yaml> [--log-level trace|debug|info|warn|error] [--http HOST:PORT]
+  wasp run <pipeline.yaml> [--log-level trace|debug|info|warn|error] [--log-format text|json]
+            [--http HOST:PORT]
             runs a pipeline until SIGINT/SIGTERM (or the end of stdin), then drains;
-            --http serves /metrics (Prometheus), /healthz and /readyz
+            --http serves /metrics (Prometheus), /healthz and /readyz; json logs
+            are one object per line
   wasp validate <pipeline.yaml>...
             checks pipeline files without running them; exit 1 on any problem
   wasp deploy <pipeline.yaml> [--nats URL] [--wait] [--timeout MS]
@@ -17,7 +19,8 @@ export const USAGE = `usage:
             removes a pipeline; workers drain and stop it (its revisions are kept)
   wasp ls [--nats URL]
             deployed pipelines: revision, plugins and digests, workers running them
-  wasp worker [--nats URL] [--pipelines PATTERN] [--log-level LEVEL] [--http HOST:PORT]
+  wasp worker [--nats URL] [--pipelines PATTERN] [--log-level LEVEL] [--log-format text|json]
+            [--http HOST:PORT]
             runs every deployed pipeline matching PATTERN (* matches anything),
             taking new revisions live, until SIGINT/SIGTERM, then drains
   wasp status [--nats URL]

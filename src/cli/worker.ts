@@ -9,7 +9,7 @@ import { connectFleet, natsSettings, parseCommandArgs } from './fleet-connect.js
 import { HttpListenError, parseAddress, serveHttp } from '../observe/http.js';
 import { WaspMetrics } from '../observe/metrics.js';
 import { trackConnection } from '../transport/connect.js';
-import { stderrLogger } from './stderr-logger.js';
+import { LOG_FORMATS, stderrLogger, type LogFormat } from './stderr-logger.js';
 import { UsageError } from './usage.js';
 
 /**
@@ -17,7 +17,9 @@ import { UsageError } from './usage.js';
  * drains them. It waits for NATS as `wasp run` does.
  */
 export async function workerCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { positionals, values } = parseCommandArgs(argv, { nats: { type: 'string' }, pipelines: { type: 'string' }, 'log-level': { type: 'string' }, http: { type: 'string' } }, 'worker');
+  const { positionals, values } = parseCommandArgs(argv, { nats: { type: 'string' }, pipelines: { type: 'string' }, 'log-level': { type: 'string' }, 'log-format': { type: 'string' }, http: { type: 'string' } }, 'worker');
+  const format = (values['log-format'] ?? 'text') as LogFormat;
+  if (!LOG_FORMATS.includes(format)) throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}`);
   const http = values.http as string | undefined;
   if (http !== undefined) {
     try {
@@ -31,7 +33,7 @@ export async function workerCommand(argv: string[], io: CommandIO): Promise<numb
   const level = (values['log-level'] ?? 'info') as LogLevel;
   if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
   const pattern = (values.pipelines as string | undefined) ?? '*';
-  const logger = stderrLogger(io.stderr, level);
+  const logger = stderrLogger(io.stderr, level, undefined, format);
   const stop = new AbortController();
   let worker: Worker | undefined;
   let stopping: Promise<void> | undefined;

@@ -109,6 +109,22 @@ describe('wasp worker (in process)', () => {
     expect(lines.some((l) => l.includes('pipeline swap undeployed'))).toBe(true);
   });
 
+  it('answers the NATS services protocol as "wasp": PING, INFO and STATS with its pipelines, asked raw', async () => {
+    await deploy('seen', 'identity');
+    await startWorker('see*');
+    const ping = (await nc.request('$SRV.PING.wasp', '', { timeout: 2000 })).json<{ type: string; name: string; id: string; version: string }>();
+    expect(ping).toMatchObject({ type: 'io.nats.micro.v1.ping_response', name: 'wasp', version: '0.1.0' });
+    const info = (await nc.request(`$SRV.INFO.wasp.${ping.id}`, '', { timeout: 2000 })).json<{ metadata: Record<string, string>; endpoints: { name: string; subject: string }[] }>();
+    expect(info.metadata).toMatchObject({ pipelines: 'see*', pid: String(process.pid) });
+    expect(info.endpoints).toEqual([expect.objectContaining({ name: 'pipelines', subject: `wasp.worker.${ping.id}.pipelines` })]);
+    const stats = (await nc.request(`$SRV.STATS.wasp.${ping.id}`, '', { timeout: 2000 })).json<{ type: string; endpoints: { data: { pipelines: unknown[] } }[] }>();
+    expect(stats.type).toBe('io.nats.micro.v1.stats_response');
+    expect(stats.endpoints[0]!.data.pipelines).toEqual([expect.objectContaining({ name: 'seen', revision: 1, state: 'running' })]);
+    // the endpoint answers the same report on request
+    const direct = (await nc.request(`wasp.worker.${ping.id}.pipelines`, '', { timeout: 2000 })).json<{ pipelines: { name: string }[] }>();
+    expect(direct.pipelines.map((p) => p.name)).toEqual(['seen']);
+  });
+
   it('deploy --wait waits for the slowest worker taking the pipeline, not the first', async () => {
     await deploy('slow', 'identity');
     const quick = await startWorker('slow');
