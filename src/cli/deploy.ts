@@ -1,18 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import { WaspError } from '../engine/errors.js';
 import { ConfigError, loadPipelineFile } from '../pipeline/config/load.js';
 import { draftDeployment } from '../fleet/deployment.js';
 import { NotDeployableError } from '../fleet/errors.js';
 import { FleetStore, sha256Hex } from '../fleet/store.js';
 import { waitForRollout } from '../fleet/rollout.js';
 import type { CommandIO } from './command.js';
-import { connectFleet, natsSettings, parseCommandArgs } from './fleet-connect.js';
-import { stderrLogger } from './stderr-logger.js';
+import { onFleet, parseCommandArgs } from './fleet-connect.js';
 import { formatProblems } from './validate.js';
 import { UsageError } from './usage.js';
 
-/** How long a one-shot command waits for a NATS server. */
-const CONNECT_WAIT_MS = 5_000;
 const DEFAULT_WAIT_TIMEOUT_MS = 60_000;
 
 function timeoutOf(value: string | boolean | undefined): number {
@@ -41,7 +37,7 @@ export async function deployCommand(argv: string[], io: CommandIO): Promise<numb
   const to = values.to === undefined ? undefined : Number(values.to);
   if (to !== undefined && (!Number.isInteger(to) || to < 1)) throw new UsageError('--to takes a revision number');
 
-  let prepared;
+  let prepared: ({ bytes: Record<string, Uint8Array> } & ReturnType<typeof draftDeployment>) | undefined;
   if (rollback === undefined) {
     const file = positionals[0]!;
     let loaded;
@@ -67,9 +63,7 @@ export async function deployCommand(argv: string[], io: CommandIO): Promise<numb
     }
   }
 
-  const logger = stderrLogger(io.stderr, 'warn');
-  const nc = await connectFleet(natsSettings(values.nats as string | undefined, `wasp:deploy:${process.pid}`), logger, CONNECT_WAIT_MS);
-  try {
+  return onFleet(io, values.nats, 'deploy', async (nc) => {
     const store = await FleetStore.open(nc);
     let deployment;
     if (prepared === undefined) {
@@ -89,13 +83,7 @@ export async function deployCommand(argv: string[], io: CommandIO): Promise<numb
       io.stdout.write(`revision ${deployment.revision} running on ${workers.length} worker(s)\n`);
     }
     return 0;
-  } catch (error) {
-    if (!(error instanceof WaspError)) throw error;
-    io.stderr.write(`error: ${error.message}\n`);
-    return 1;
-  } finally {
-    await nc.close();
-  }
+  });
 }
 
 /** `wasp undeploy NAME`: removes the pipeline; workers drain and stop it. Its revisions stay for a later rollback. */
@@ -104,9 +92,7 @@ export async function undeployCommand(argv: string[], io: CommandIO): Promise<nu
   if (positionals.length !== 1) throw new UsageError('wasp undeploy takes one pipeline name');
   const name = positionals[0]!;
   const timeoutMs = timeoutOf(values.timeout);
-  const logger = stderrLogger(io.stderr, 'warn');
-  const nc = await connectFleet(natsSettings(values.nats as string | undefined, `wasp:undeploy:${process.pid}`), logger, CONNECT_WAIT_MS);
-  try {
+  return onFleet(io, values.nats, 'undeploy', async (nc) => {
     const store = await FleetStore.open(nc);
     if (!(await store.undeploy(name))) {
       io.stderr.write(`error: pipeline ${name} is not deployed\n`);
@@ -118,11 +104,5 @@ export async function undeployCommand(argv: string[], io: CommandIO): Promise<nu
       io.stdout.write(`${name} stopped on every worker\n`);
     }
     return 0;
-  } catch (error) {
-    if (!(error instanceof WaspError)) throw error;
-    io.stderr.write(`error: ${error.message}\n`);
-    return 1;
-  } finally {
-    await nc.close();
-  }
+  });
 }

@@ -5,7 +5,12 @@ import type { NatsConnection } from '@nats-io/nats-core';
 import { WaspError } from '../engine/errors.js';
 import type { Logger } from '../engine/logger.js';
 import { connectNats, type NatsSettings } from '../transport/connect.js';
+import type { CommandIO } from './command.js';
+import { stderrLogger } from './stderr-logger.js';
 import { UsageError } from './usage.js';
+
+/** How long a one-shot command (deploy, ls, ...) waits for a NATS server. */
+const CONNECT_WAIT_MS = 5_000;
 
 export const DEFAULT_NATS_URL = 'nats://127.0.0.1:4222';
 
@@ -49,5 +54,22 @@ export function parseCommandArgs(argv: string[], options: NonNullable<ParseArgsC
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as CommandArgs;
   } catch (error) {
     throw new UsageError(`wasp ${command}: ${(error as Error).message.split('\n')[0]}`);
+  }
+}
+
+/**
+ * Runs a one-shot fleet command on a connection of its own, closed afterwards; a WaspError is
+ * the command's failure (exit 1, its message on stderr).
+ */
+export async function onFleet(io: CommandIO, url: string | boolean | undefined, command: string, run: (nc: NatsConnection) => Promise<number>): Promise<number> {
+  const nc = await connectFleet(natsSettings(url as string | undefined, `wasp:${command}:${process.pid}`), stderrLogger(io.stderr, 'warn'), CONNECT_WAIT_MS);
+  try {
+    return await run(nc);
+  } catch (error) {
+    if (!(error instanceof WaspError)) throw error;
+    io.stderr.write(`error: ${error.message}\n`);
+    return 1;
+  } finally {
+    await nc.close();
   }
 }

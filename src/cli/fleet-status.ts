@@ -1,11 +1,9 @@
 import { findWorkers, type WorkerReport } from '../fleet/discovery.js';
 import type { CommandIO } from './command.js';
-import { connectFleet, natsSettings, parseCommandArgs } from './fleet-connect.js';
+import { onFleet, parseCommandArgs } from './fleet-connect.js';
 import { table } from './ls.js';
-import { stderrLogger } from './stderr-logger.js';
 import { UsageError } from './usage.js';
 
-const CONNECT_WAIT_MS = 5_000;
 /** Rates are the difference of two rounds of stats this far apart. */
 const SAMPLE_MS = 1_000;
 
@@ -13,8 +11,7 @@ const SAMPLE_MS = 1_000;
 export async function statusCommand(argv: string[], io: CommandIO): Promise<number> {
   const { positionals, values } = parseCommandArgs(argv, { nats: { type: 'string' } }, 'status');
   if (positionals.length > 0) throw new UsageError('wasp status takes no arguments');
-  const nc = await connectFleet(natsSettings(values.nats as string | undefined, `wasp:status:${process.pid}`), stderrLogger(io.stderr, 'warn'), CONNECT_WAIT_MS);
-  try {
+  return onFleet(io, values.nats, 'status', async (nc) => {
     const first = await findWorkers(nc);
     const started = Date.now();
     await new Promise((resolve) => setTimeout(resolve, SAMPLE_MS));
@@ -26,9 +23,7 @@ export async function statusCommand(argv: string[], io: CommandIO): Promise<numb
     }
     io.stdout.write(table(statusRows(first, second, seconds)));
     return 0;
-  } finally {
-    await nc.close();
-  }
+  });
 }
 
 /** One row per pipeline, summed over the workers in the second round; rates from the change since the first. */

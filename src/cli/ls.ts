@@ -1,12 +1,8 @@
-import { WaspError } from '../engine/errors.js';
 import { findWorkers } from '../fleet/discovery.js';
 import { FleetStore } from '../fleet/store.js';
 import type { CommandIO } from './command.js';
-import { connectFleet, natsSettings, parseCommandArgs } from './fleet-connect.js';
-import { stderrLogger } from './stderr-logger.js';
+import { onFleet, parseCommandArgs } from './fleet-connect.js';
 import { UsageError } from './usage.js';
-
-const CONNECT_WAIT_MS = 5_000;
 
 /** Columns padded to their widest cell. */
 export function table(rows: string[][]): string {
@@ -18,8 +14,7 @@ export function table(rows: string[][]): string {
 export async function lsCommand(argv: string[], io: CommandIO): Promise<number> {
   const { positionals, values } = parseCommandArgs(argv, { nats: { type: 'string' } }, 'ls');
   if (positionals.length > 0) throw new UsageError('wasp ls takes no arguments');
-  const nc = await connectFleet(natsSettings(values.nats as string | undefined, `wasp:ls:${process.pid}`), stderrLogger(io.stderr, 'warn'), CONNECT_WAIT_MS);
-  try {
+  return onFleet(io, values.nats, 'ls', async (nc) => {
     const store = await FleetStore.open(nc);
     const [pipelines, workers] = await Promise.all([store.list(), findWorkers(nc)]);
     if (pipelines.length === 0) {
@@ -42,11 +37,5 @@ export async function lsCommand(argv: string[], io: CommandIO): Promise<number> 
     }
     io.stdout.write(table(rows));
     return 0;
-  } catch (error) {
-    if (!(error instanceof WaspError)) throw error;
-    io.stderr.write(`error: ${error.message}\n`);
-    return 1;
-  } finally {
-    await nc.close();
-  }
+  });
 }
