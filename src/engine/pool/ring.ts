@@ -92,9 +92,13 @@ export class RingWriter extends RingSide {
     return Atomics.load(this.control, SLEEPING) === 1;
   }
 
-  /** Wakes the sleeping consumer; it counts as awake from here, so a burst of records costs one notify. */
+  /**
+   * Wakes the sleeping consumer. Only the consumer clears SLEEPING, once awake: cleared here, a
+   * producer delayed between seeing it set and clearing it could clear the flag of the
+   * consumer's next sleep, after which no commit would wake it (a hang, seen under load). Until
+   * the consumer is up, each commit of a burst notifies again, which costs little.
+   */
   wake(): void {
-    Atomics.store(this.control, SLEEPING, 0);
     Atomics.notify(this.control, HEAD);
   }
 
