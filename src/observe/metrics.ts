@@ -1,7 +1,8 @@
 // Prometheus metrics of running pipelines, through prom-client. Counters are read from the
 // pipelines' own stats when scraped, so counting costs the hot path nothing; only the two
 // latency histograms are fed per call and per message, and only when metrics are on.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { FastHistogram } from './histogram.js';
 import type { Pipeline, PipelineTimings } from '../pipeline/pipeline.js';
 import type { PipelineStats } from '../pipeline/stats.js';
 
@@ -55,8 +56,8 @@ export class WaspMetrics {
   readonly #pending: Gauge<string>;
   readonly #ackPending: Gauge<string>;
   readonly #revision: Gauge<string>;
-  readonly #calls: Histogram<string>;
-  readonly #latency: Histogram<string>;
+  readonly #calls: FastHistogram;
+  readonly #latency: FastHistogram;
   readonly #pipelines: Gauge<string>;
 
   constructor(readonly observed: () => Observed[]) {
@@ -73,23 +74,20 @@ export class WaspMetrics {
     this.#pending = new Gauge({ name: 'wasp_consumer_pending_messages', help: 'JetStream input: messages the consumer has not delivered yet', labelNames: ['pipeline'], registers: [r] });
     this.#ackPending = new Gauge({ name: 'wasp_consumer_ack_pending_messages', help: 'JetStream input: messages delivered and not yet acknowledged', labelNames: ['pipeline'], registers: [r] });
     this.#revision = new Gauge({ name: 'wasp_pipeline_revision', help: 'The deployed revision a worker runs', labelNames: ['pipeline'], registers: [r] });
-    this.#calls = new Histogram({ name: 'wasp_stage_call_duration_seconds', help: 'One plugin call of a stage, from submit to answer (worker stages: queueing included)', labelNames: ['pipeline', 'stage'], buckets: CALL_BUCKETS, registers: [r] });
-    this.#latency = new Histogram({ name: 'wasp_message_latency_seconds', help: 'An input from arrival until everything it caused was accepted (or it was settled otherwise)', labelNames: ['pipeline', 'outcome'], buckets: LATENCY_BUCKETS, registers: [r] });
+    this.#calls = new FastHistogram(r, 'wasp_stage_call_duration_seconds', 'One plugin call of a stage, from submit to answer (worker stages: queueing included)', CALL_BUCKETS);
+    this.#latency = new FastHistogram(r, 'wasp_message_latency_seconds', 'An input from arrival until everything it caused was accepted (or it was settled otherwise)', LATENCY_BUCKETS);
   }
 
   /** The hooks a pipeline times its calls and messages through. */
   timings(pipeline: string): PipelineTimings {
     const latency = {
-      ack: this.#latency.labels(pipeline, 'ack'),
-      nak: this.#latency.labels(pipeline, 'nak'),
-      term: this.#latency.labels(pipeline, 'term'),
+      ack: this.#latency.series({ pipeline, outcome: 'ack' }),
+      nak: this.#latency.series({ pipeline, outcome: 'nak' }),
+      term: this.#latency.series({ pipeline, outcome: 'term' }),
     };
     return {
-      stageCall: (stage) => {
-        const child = this.#calls.labels(pipeline, stage);
-        return (seconds) => child.observe(seconds);
-      },
-      settled: (seconds, outcome) => latency[outcome].observe(seconds),
+      stageCall: (stage) => this.#calls.series({ pipeline, stage }),
+      settled: (seconds, outcome) => latency[outcome](seconds),
     };
   }
 
