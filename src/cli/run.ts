@@ -1,13 +1,13 @@
 import { TimeoutError } from '@nats-io/nats-core';
 import { WaspError } from '../engine/errors.js';
 import type { LogLevel } from '../engine/logger.js';
-import { LOG_LEVELS, withFields } from '../engine/logger.js';
+import { withFields } from '../engine/logger.js';
 import { ConfigError, loadPipelineConfig } from '../pipeline/config/load.js';
 import type { PipelineConfig } from '../pipeline/config/schema.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { EmbeddedTransport } from '../transport/embedded.js';
 import { connectNats, requireJetStream, trackConnection } from '../transport/connect.js';
-import { HttpListenError, parseAddress, serveHttp } from '../observe/http.js';
+import { serveHttp } from '../observe/http.js';
 import { WaspMetrics } from '../observe/metrics.js';
 import type { NatsConnectionError } from '../transport/errors.js';
 import { NatsTransport } from '../transport/nats.js';
@@ -15,7 +15,8 @@ import type { Transport } from '../transport/transport.js';
 import type { CommandIO } from './command.js';
 import { formatProblems } from './validate.js';
 import { StatusLine, summary, summaryFields } from './status.js';
-import { LOG_FORMATS, stderrLogger, type LogFormat } from './stderr-logger.js';
+import { stderrLogger, type LogFormat } from './stderr-logger.js';
+import { httpOption, logFormatOption, logLevelOption } from './options.js';
 import { UsageError } from './usage.js';
 
 /** How long the process may take to end by itself once the run is over, before it is made to. */
@@ -201,23 +202,13 @@ function parseRunArgs(argv: string[]): { file: string; level: LogLevel; http?: s
   let format: LogFormat = 'text';
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
+    const value = (): string | undefined => (arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i]);
     if (arg === '--log-format' || arg.startsWith('--log-format=')) {
-      const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
-      if (!LOG_FORMATS.includes(value as LogFormat)) throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}`);
-      format = value as LogFormat;
+      format = logFormatOption(value());
     } else if (arg === '--http' || arg.startsWith('--http=')) {
-      http = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
-      if (!http) throw new UsageError('--http needs HOST:PORT');
-      try {
-        parseAddress(http);
-      } catch (error) {
-        if (error instanceof HttpListenError) throw new UsageError(error.message);
-        throw error;
-      }
+      http = httpOption(value());
     } else if (arg === '--log-level' || arg.startsWith('--log-level=')) {
-      const value = arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i];
-      if (!LOG_LEVELS.includes(value as LogLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
-      level = value as LogLevel;
+      level = logLevelOption(value());
     } else if (arg.startsWith('--')) {
       throw new UsageError(`unknown option ${arg}`);
     } else if (file === undefined) {

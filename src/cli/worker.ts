@@ -1,15 +1,15 @@
 import type { Service } from '@nats-io/services';
 import type { NatsConnection } from '@nats-io/nats-core';
-import { LOG_LEVELS, type LogLevel } from '../engine/logger.js';
 import { serveDiscovery } from '../fleet/discovery.js';
 import { FleetStore } from '../fleet/store.js';
 import { Worker } from '../fleet/worker.js';
 import type { CommandIO } from './command.js';
 import { connectFleet, natsSettings, parseCommandArgs } from './fleet-connect.js';
-import { HttpListenError, parseAddress, serveHttp } from '../observe/http.js';
+import { serveHttp } from '../observe/http.js';
 import { WaspMetrics } from '../observe/metrics.js';
 import { trackConnection } from '../transport/connect.js';
-import { LOG_FORMATS, stderrLogger, type LogFormat } from './stderr-logger.js';
+import { stderrLogger } from './stderr-logger.js';
+import { httpOption, logFormatOption, logLevelOption } from './options.js';
 import { UsageError } from './usage.js';
 
 /**
@@ -18,20 +18,10 @@ import { UsageError } from './usage.js';
  */
 export async function workerCommand(argv: string[], io: CommandIO): Promise<number> {
   const { positionals, values } = parseCommandArgs(argv, { nats: { type: 'string' }, pipelines: { type: 'string' }, 'log-level': { type: 'string' }, 'log-format': { type: 'string' }, http: { type: 'string' } }, 'worker');
-  const format = (values['log-format'] ?? 'text') as LogFormat;
-  if (!LOG_FORMATS.includes(format)) throw new UsageError(`--log-format must be one of ${LOG_FORMATS.join(', ')}`);
-  const http = values.http as string | undefined;
-  if (http !== undefined) {
-    try {
-      parseAddress(http);
-    } catch (error) {
-      if (error instanceof HttpListenError) throw new UsageError(error.message);
-      throw error;
-    }
-  }
+  const format = logFormatOption((values['log-format'] as string | undefined) ?? 'text');
+  const http = values.http === undefined ? undefined : httpOption(values.http as string);
   if (positionals.length > 0) throw new UsageError('wasp worker takes no arguments');
-  const level = (values['log-level'] ?? 'info') as LogLevel;
-  if (!LOG_LEVELS.includes(level)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const level = logLevelOption((values['log-level'] as string | undefined) ?? 'info');
   const pattern = (values.pipelines as string | undefined) ?? '*';
   const logger = stderrLogger(io.stderr, level, undefined, format);
   const stop = new AbortController();
