@@ -74,14 +74,13 @@ export class FleetStore {
   /** Stores the next revision: one past the pipeline's highest, whether or not it is deployed now. */
   async deploy(draft: DeploymentDraft & { rolledBackFrom?: number }): Promise<Deployment> {
     const entry = await this.kv.get(draft.name);
-    const live = entry !== null && entry.operation === 'PUT';
     const highest = (await this.history(draft.name)).reduce((max, d) => Math.max(max, d.revision), 0);
     const deployment: Deployment = { format: DEPLOYMENT_FORMAT, revision: highest + 1, deployedAt: new Date().toISOString(), deployedBy: deployer(), ...draft };
     const value = JSON.stringify(deployment);
     try {
-      // compare-and-set: two deploys of one pipeline at once cannot both take the same revision
-      if (live) await this.kv.update(draft.name, value, entry.revision);
-      else if (entry === null) await this.kv.create(draft.name, value);
+      // compare-and-set against the key's last entry (a value or an undeploy's delete marker): two
+      // deploys of one pipeline at once cannot both take the same revision
+      if (entry === null) await this.kv.create(draft.name, value);
       else await this.kv.update(draft.name, value, entry.revision);
     } catch (error) {
       if (isWrongSequence(error)) throw new DeployConflictError(draft.name);

@@ -93,6 +93,25 @@ describe('FleetStore', () => {
     expect((await store.current(name))?.revision).toBe(Math.max(...revisions));
   });
 
+  it('a deploy that lands between another\'s read and write makes that one fail, not take its revision', async () => {
+    await store.deploy(draft());
+    const history = store.history.bind(store);
+    let raced = false;
+    // the other deploy lands right after this one has read the revisions
+    const racing = Object.assign(Object.create(store) as FleetStore, {
+      history: async (n: string) => {
+        const read = await history(n);
+        if (!raced) {
+          raced = true;
+          await store.deploy(draft());
+        }
+        return read;
+      },
+    });
+    expect(await racing.deploy(draft()).catch((e: unknown) => e)).toBeInstanceOf(DeployConflictError);
+    expect((await store.history(name)).map((d) => d.revision)).toEqual([1, 2]);
+  });
+
   it('reads only what Wasp wrote: anything else is a DeploymentFormatError naming what is wrong', () => {
     expect(() => readDeployment('x', Buffer.from('not json'))).toThrow(DeploymentFormatError);
     expect(() => readDeployment('x', Buffer.from(JSON.stringify({ format: 99 })))).toThrow(/format/);
