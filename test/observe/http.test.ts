@@ -97,6 +97,12 @@ deadLetter: { subject: m.dlq }
       expect(series(m, 'wasp_message_latency_seconds_count', { outcome: 'term' })).toBe(dead.length);
       expect(series(m, 'wasp_stage_pool_size', { stage: 'upper', mode: 'inline' })).toBe(1);
       expect(series(m, 'process_cpu_user_seconds_total')).toBeGreaterThan(0);
+      // a later scrape counts what came since, and nothing twice
+      for (let i = 0; i < 100; i++) client.publish('m.in', `more ${i}`);
+      await eventually(() => outs.length + dead.length, (n) => n === sent + 100, 10_000);
+      const again = (await get(`http://127.0.0.1:${port}/metrics`)).text;
+      expect(series(again, 'wasp_messages_total', { pipeline: 'metered', outcome: 'received' })).toBe(sent + 100);
+      expect(series(again, 'wasp_stage_messages_total', { stage: 'check', outcome: 'failed' })).toBe(dead.length);
       expect((await get(`http://127.0.0.1:${port}/nothing`)).status).toBe(404);
       await client.close();
     } finally {
