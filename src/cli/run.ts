@@ -2,7 +2,7 @@ import { TimeoutError } from '@nats-io/nats-core';
 import { WaspError } from '../engine/errors.js';
 import type { LogLevel } from '../engine/logger.js';
 import { withFields } from '../engine/logger.js';
-import { ConfigError, loadPipelineConfig } from '../pipeline/config/load.js';
+import { ConfigError, loadPipelineFile, type LoadedPipeline } from '../pipeline/config/load.js';
 import type { PipelineConfig } from '../pipeline/config/schema.js';
 import { Pipeline } from '../pipeline/pipeline.js';
 import { EmbeddedTransport } from '../transport/embedded.js';
@@ -48,9 +48,9 @@ class InterruptedError extends WaspError {
  */
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
   const { file, level, http, format } = parseRunArgs(argv);
-  let config;
+  let loaded: LoadedPipeline;
   try {
-    config = await loadPipelineConfig(file);
+    loaded = await loadPipelineFile(file);
   } catch (error) {
     if (error instanceof ConfigError) {
       io.stderr.write(formatProblems(error.problems));
@@ -58,6 +58,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     }
     throw error;
   }
+  const { config } = loaded;
 
   let status: StatusLine | undefined;
   const base = stderrLogger(io.stderr, level, () => status?.clear(), format);
@@ -132,7 +133,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     } else {
       transport = new EmbeddedTransport();
     }
-    const pipelineIO = { transport, logger, stdin: io.stdin, stdout: io.stdout, timings: metrics?.timings(config.name) };
+    const pipelineIO = { transport, logger, stdin: io.stdin, stdout: io.stdout, timings: metrics?.timings(config.name), plugins: loaded.plugins };
     pipeline = await step('loading the plugins', () => Pipeline.create(config, pipelineIO));
     await step(starting(config), () => pipeline!.start());
     startup.signal.throwIfAborted();

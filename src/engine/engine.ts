@@ -1,5 +1,5 @@
 import { defineCallback, type Callback, type CallbackFunction, type CallbackSignature } from './callbacks.js';
-import { PluginExistsError, PluginNotFoundError } from './errors.js';
+import { PluginCompileError, PluginExistsError, PluginNotFoundError } from './errors.js';
 import { Instance, type InstanceOptions } from './instance.js';
 import { createInstance } from './abi/foreign-instance.js';
 import { completeLogger, type Logger } from './logger.js';
@@ -52,6 +52,24 @@ export class Engine {
       exports: plugin.exports.length,
       wasi: plugin.usesWasi,
     });
+    return plugin;
+  }
+
+  /**
+   * Registers a plugin another registerPlugin already compiled (a config loader checking it), so it
+   * is not compiled twice. Its host functions must be this engine's, as registerPlugin would have
+   * resolved them.
+   */
+  async addPlugin(plugin: Plugin): Promise<Plugin> {
+    const name = plugin.name;
+    if (this.#plugins.has(name)) throw new PluginExistsError(`plugin ${name} is already registered`, { plugin: name });
+    for (const callback of plugin.callbacks) {
+      if (this.#callbacks.get(`${callback.namespace}.${callback.name}`) !== callback) {
+        throw new PluginCompileError(`plugin ${name} was compiled with a host function ${callback.namespace}.${callback.name} this engine does not have`, { plugin: name });
+      }
+    }
+    if (plugin.usesWasi) await initWasi();
+    this.#plugins.set(name, plugin);
     return plugin;
   }
 

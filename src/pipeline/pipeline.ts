@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { map, type Subscription } from 'rxjs';
 import { Engine } from '../engine/engine.js';
 import { describe, type WaspError } from '../engine/errors.js';
 import type { Logger } from '../engine/logger.js';
+import type { Plugin } from '../engine/plugin.js';
 import { UnsafeDeadLetterError } from '../transport/errors.js';
 import { classify, FailureLog, reasonOf } from '../transport/failures.js';
 import { Headers } from '../transport/headers.js';
@@ -10,6 +10,7 @@ import { lineFlow, linePublisher, lineSource } from '../transport/stdio.js';
 import type { Delivery, Publisher, PublishKind, Source, Transport } from '../transport/transport.js';
 import { MISSING_DEAD_LETTER, type PipelineConfig } from './config/schema.js';
 import { Flights, type Flight } from './flight.js';
+import { pluginOptions } from './plugin-options.js';
 import { nativeStage, type NativeStageFunction } from './stages/native-stage.js';
 import { pluginStage, type Stage, type StageHost, type StageSpec } from './stages/plugin-stage.js';
 import { PipelineStats, StageStats } from './stats.js';
@@ -25,6 +26,8 @@ export interface PipelineIO {
   native?: Record<string, NativeStageFunction>;
   /** modules by plugin name, in place of their paths (a worker fetched them); a plugin's sha256 pin still applies */
   modules?: Record<string, Uint8Array>;
+  /** plugins the loader compiled (loadPipelineFile), by name: not compiled again */
+  plugins?: ReadonlyMap<string, Plugin>;
   /** timings, for metrics; without it nothing is timed */
   timings?: PipelineTimings;
 }
@@ -96,21 +99,9 @@ export class Pipeline {
   static async create(config: PipelineConfig, io: PipelineIO): Promise<Pipeline> {
     const engine = new Engine({ logger: io.logger });
     for (const [name, plugin] of Object.entries(config.plugins)) {
-      const files: Record<string, Uint8Array> = {};
-      for (const [sandboxPath, hostPath] of Object.entries(plugin.wasi?.files ?? {})) {
-        files[sandboxPath] = new Uint8Array(await readFile(hostPath));
-      }
-      await engine.registerPlugin(name, io.modules?.[name] ?? plugin.path, {
-        sha256: plugin.sha256,
-        abi: plugin.abi,
-        config: plugin.config,
-        timeoutMs: plugin.timeoutMs,
-        memoryLimitPages: plugin.memoryLimitPages,
-        maxOutputBytes: plugin.maxOutputBytes,
-        maxCallBytes: plugin.maxCallBytes,
-        maxEmitsPerCall: plugin.maxEmitsPerCall,
-        wasi: { env: plugin.wasi?.env, args: plugin.wasi?.args, files },
-      });
+      const compiled = io.plugins?.get(name);
+      if (compiled !== undefined) await engine.addPlugin(compiled);
+      else await engine.registerPlugin(name, io.modules?.[name] ?? plugin.path, await pluginOptions(plugin));
     }
     return new Pipeline(config, engine, io);
   }

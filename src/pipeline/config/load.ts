@@ -1,8 +1,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { STAGE_TYPES, type AbiName } from '../../engine/abi/abi.js';
+import { STAGE_TYPES } from '../../engine/abi/abi.js';
 import { MemoryLimitError, PluginHashMismatchError, UnresolvedImportError, type WaspError } from '../../engine/errors.js';
-import { compilePlugin } from '../../engine/plugin.js';
+import { compilePlugin, type Plugin } from '../../engine/plugin.js';
+import { pluginOptions, readWasiFiles, type PluginConfig } from '../plugin-options.js';
 import { MISSING_DEAD_LETTER, pipelineFileSchema, pluginSchema, stageSchema, type PipelineConfig, type PipelineFile } from './schema.js';
 import { ConfigError, formatPath, readYaml, type Path } from './yaml.js';
 
@@ -23,8 +24,18 @@ export async function parsePipelineConfig(text: string, file: string, options: L
   return (await parsePipelineFile(text, file, options)).config;
 }
 
-/** The file as written (after defaults and ${VAR} substitution) beside the config made from it. */
-export async function loadPipelineFile(file: string, options: LoadOptions = {}): Promise<{ file: PipelineFile; config: PipelineConfig }> {
+/**
+ * A pipeline file loaded and checked: the file as written (after defaults and ${VAR} substitution),
+ * the config made from it, and its plugins as checking compiled them (hand them to
+ * PipelineIO.plugins so they are not compiled again; empty with checkPlugins: false).
+ */
+export interface LoadedPipeline {
+  file: PipelineFile;
+  config: PipelineConfig;
+  plugins: ReadonlyMap<string, Plugin>;
+}
+
+export async function loadPipelineFile(file: string, options: LoadOptions = {}): Promise<LoadedPipeline> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -34,16 +45,16 @@ export async function loadPipelineFile(file: string, options: LoadOptions = {}):
   return parsePipelineFile(text, file, options);
 }
 
-export async function parsePipelineFile(text: string, file: string, options: LoadOptions = {}): Promise<{ file: PipelineFile; config: PipelineConfig }> {
+export async function parsePipelineFile(text: string, file: string, options: LoadOptions = {}): Promise<LoadedPipeline> {
   const read = readYaml(text, file, pipelineFileSchema, options.env ?? process.env);
   if (read.raw === undefined) throw new ConfigError(file, read.problems);
   // The checks across keys, files and plugins run even when the schema found problems, on the
   // parts that are well-formed on their own, so one run reports every problem.
   const config = read.data && normalize(read.data, file);
   const view = config ?? looseView(read.raw as Record<string, unknown>, file);
-  await checkMeaning(view, options.checkPlugins ?? true, read.problem);
+  const plugins = await checkMeaning(view, options.checkPlugins ?? true, read.problem);
   if (read.problems.length > 0 || config === undefined) throw new ConfigError(file, read.problems);
-  return { file: read.data!, config };
+  return { file: read.data!, config, plugins };
 }
 
 /**
@@ -67,7 +78,7 @@ interface MeaningView {
   nats?: { creds?: string; tls?: { ca?: string; cert?: string; key?: string } };
   input: { kind: string };
   deadLetter?: unknown;
-  plugins: Record<string, { path: string; sha256?: string; abi?: AbiName; config?: Record<string, string>; timeoutMs?: number; memoryLimitPages?: number; maxOutputBytes?: number; wasi?: { files?: Record<string, string> } }>;
+  plugins: Record<string, PluginConfig>;
   /** holes where a stage is malformed, so indexes still match the file */
   stages: ({ name: string; plugin: string; function: string } | undefined)[];
 }
@@ -79,7 +90,7 @@ function looseView(raw: Record<string, unknown>, file: string): MeaningView {
   if (raw.plugins && typeof raw.plugins === 'object') {
     for (const [name, entry] of Object.entries(raw.plugins)) {
       const p = pluginSchema.safeParse(entry);
-      if (p.success) plugins[name] = { ...p.data, path: abs(p.data.path), wasi: { files: Object.fromEntries(Object.entries(p.data.wasi?.files ?? {}).map(([k, v]) => [k, abs(v)])) } };
+      if (p.success) plugins[name] = { ...p.data, path: abs(p.data.path), wasi: { ...p.data.wasi, files: Object.fromEntries(Object.entries(p.data.wasi?.files ?? {}).map(([k, v]) => [k, abs(v)])) } };
     }
   }
   const stages = Array.isArray(raw.stages) ? raw.stages.map((s) => (stageSchema.safeParse(s).success ? (s as MeaningView['stages'][number]) : undefined)) : [];
@@ -138,7 +149,8 @@ function normalize(file: PipelineFile, path: string): PipelineConfig {
 
 
 /** What the schema cannot see: references between keys, files on disk, and the plugins themselves. */
-async function checkMeaning(config: MeaningView, checkPlugins: boolean, problem: (path: Path, message: string) => void): Promise<void> {
+async function checkMeaning(config: MeaningView, checkPlugins: boolean, problem: (path: Path, message: string) => void): Promise<Map<string, Plugin>> {
+  const compiled = new Map<string, Plugin>();
   if (config.input.kind === 'stream' && config.nats === undefined) problem(['input', 'stream'], 'a stream input needs a NATS connection (nats:)');
   if (config.input.kind === 'stream' && config.deadLetter === undefined) problem(['input', 'stream'], MISSING_DEAD_LETTER);
   const seen = new Set<string>();
@@ -158,14 +170,17 @@ async function checkMeaning(config: MeaningView, checkPlugins: boolean, problem:
   for (const key of ['ca', 'cert', 'key'] as const) await mustExist(['nats', 'tls', key], config.nats?.tls?.[key]);
 
   for (const [name, p] of Object.entries(config.plugins)) {
+    let filesExist = true;
     for (const [sandbox, host] of Object.entries(p.wasi?.files ?? {})) {
       if (!sandbox.startsWith('/')) problem(['plugins', name, 'wasi', 'files', sandbox], 'sandbox paths must be absolute');
-      await mustExist(['plugins', name, 'wasi', 'files', sandbox], host);
+      if (!(await mustExist(['plugins', name, 'wasi', 'files', sandbox], host))) filesExist = false;
     }
     if (!checkPlugins || !(await mustExist(['plugins', name, 'path'], p.path))) continue;
     let plugin;
     try {
-      plugin = await compilePlugin(name, p.path, { sha256: p.sha256, abi: p.abi, config: p.config, timeoutMs: p.timeoutMs, memoryLimitPages: p.memoryLimitPages, maxOutputBytes: p.maxOutputBytes }, new Map());
+      // compiled as the pipeline would compile it (a missing file is reported above), so the run can take it as it is
+      const files = filesExist ? await readWasiFiles(p) : {};
+      plugin = await compilePlugin(name, p.path, await pluginOptions(p, files), new Map());
     } catch (error) {
       const e = error as WaspError;
       const key = e instanceof PluginHashMismatchError ? 'sha256' : e instanceof MemoryLimitError ? 'memoryLimitPages' : 'path';
@@ -185,5 +200,7 @@ async function checkMeaning(config: MeaningView, checkPlugins: boolean, problem:
       const wanted = STAGE_TYPES[plugin.abi];
       if (type !== wanted) problem(['stages', i, 'function'], `function ${s.function} has type ${type}; a stage of a ${plugin.abi} plugin needs ${wanted}`);
     });
+    compiled.set(name, plugin);
   }
+  return compiled;
 }
