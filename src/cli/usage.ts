@@ -11,6 +11,10 @@ export const USAGE = `usage:
             are one object per line
   wasp validate <pipeline.yaml>...
             checks pipeline files without running them; exit 1 on any problem
+  wasp test <pipeline.yaml | dir>... [--timeout MS]
+            runs the test cases written beside each pipeline (its tests: list, or
+            NAME.test.yaml) in process, whatever its nats: says; a diff for each
+            failing case; exit 1 when any fails
   wasp deploy <pipeline.yaml> [--nats URL] [--wait] [--timeout MS]
   wasp deploy --rollback NAME [--to REVISION] [--nats URL] [--wait]
             validates the file, stores its modules (by SHA-256) and the pipeline as

@@ -4,6 +4,7 @@ import { deployCommand, undeployCommand } from './deploy.js';
 import { statusCommand } from './fleet-status.js';
 import { lsCommand } from './ls.js';
 import { runCommand } from './run.js';
+import { testCommand } from './test.js';
 import { workerCommand } from './worker.js';
 import { validateCommand } from './validate.js';
 import type { Command, CommandIO } from './command.js';
@@ -15,6 +16,7 @@ const commands: Record<string, Command> = {
   ls: lsCommand,
   run: runCommand,
   status: statusCommand,
+  test: testCommand,
   undeploy: undeployCommand,
   validate: validateCommand,
   worker: workerCommand,

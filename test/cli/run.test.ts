@@ -88,7 +88,7 @@ output: { subject: out.> }
 `);
     const result = await wasp(['validate', 'pipelines/text/pipeline.yaml', bad]);
     expect(result.code).toBe(1);
-    expect(result.stdout).toBe('pipelines/text/pipeline.yaml: ok\n');
+    expect(result.stdout).toBe('pipelines/text/pipeline.yaml: ok\npipelines/text/pipeline.test.yaml: ok\n');
     expect(result.stderr).toBe(
       `${bad}:9:5: stages[0].colour: unknown key\n` +
         `${bad}:10:20: output.subject: not a valid NATS subject to publish to (tokens separated by dots, no wildcards or spaces)\n`,

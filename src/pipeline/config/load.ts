@@ -5,6 +5,7 @@ import { MemoryLimitError, PluginHashMismatchError, UnresolvedImportError, type 
 import { compilePlugin, type Plugin } from '../../engine/plugin.js';
 import { pluginOptions, readWasiFiles, type PluginConfig } from '../plugin-options.js';
 import { MISSING_DEAD_LETTER, pipelineFileSchema, pluginSchema, stageSchema, type PipelineConfig, type PipelineFile } from './schema.js';
+import { checkCaseInputs } from './cases.js';
 import { ConfigError, formatPath, readYaml, type Path } from './yaml.js';
 
 export { ConfigError, formatProblem, type ConfigProblem } from './yaml.js';
@@ -53,6 +54,7 @@ export async function parsePipelineFile(text: string, file: string, options: Loa
   const config = read.data && normalize(read.data, file);
   const view = config ?? looseView(read.raw as Record<string, unknown>, file);
   const plugins = await checkMeaning(view, options.checkPlugins ?? true, read.problem);
+  if (config !== undefined && read.data?.tests !== undefined) checkCaseInputs(read.data.tests, config.input, (path, message) => read.problem(['tests', ...path], message));
   if (read.problems.length > 0 || config === undefined) throw new ConfigError(file, read.problems);
   return { file: read.data!, config, plugins };
 }

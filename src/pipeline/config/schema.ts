@@ -171,6 +171,66 @@ const output = z
   })
   .describe('where outputs go: exactly one of subject or stdout');
 
+const data = z
+  .union([
+    z.string(),
+    z.strictObject({ base64: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'not base64 (A-Z, a-z, 0-9, + and /, padded with =)').describe('the bytes, base64-encoded') }),
+  ])
+  .describe('the message\'s data: text (sent as UTF-8), or { base64: ... } for binary');
+const headers = z.record(z.string().min(1), z.string());
+
+export const testCaseSchema = z
+  .strictObject({
+    name: z.string().min(1).describe('what the case shows; unique in the file'),
+    input: z
+      .array(
+        z.strictObject({
+          data,
+          subject: subject.optional().describe('the subject it arrives on (default: the input\'s subject, when it is one subject)'),
+          headers: headers.optional().describe('its headers'),
+        }),
+      )
+      .min(1)
+      .describe('messages sent to the pipeline, in order'),
+    outputs: z
+      .array(z.strictObject({ data, headers: headers.optional().describe('headers that must be present, with these values (others may be too)') }))
+      .default([])
+      .describe('the outputs expected, in order; left out: none'),
+    sideOutputs: z
+      .array(z.strictObject({ subject: subject.describe('the subject it was emitted to'), data, headers: headers.optional().describe('headers that must be present, with these values') }))
+      .default([])
+      .describe('the side outputs expected, in the order emitted; left out: none'),
+    deadLetters: z
+      .array(
+        z.strictObject({
+          data: data.describe('the failed input\'s data'),
+          errorType: z.string().min(1).optional().describe('the Wasp-Error-Type header: the class of the error, e.g. PluginCallError'),
+          headers: headers.optional().describe('other headers that must be present, with these values'),
+        }),
+      )
+      .default([])
+      .describe('the dead letters expected, in order; left out: none'),
+  })
+  .describe('one test case: messages in, and everything expected out');
+
+export const testsSchema = z
+  .array(testCaseSchema)
+  .superRefine((cases, ctx) => {
+    const seen = new Set<string>();
+    cases.forEach((c, i) => {
+      if (seen.has(c.name)) ctx.addIssue({ code: 'custom', message: `another case is already named ${c.name}`, path: [i, 'name'] });
+      seen.add(c.name);
+    });
+  })
+  .describe('test cases `wasp test` runs in process, without NATS, whatever `nats:` and `input` say: each case\'s messages are fed to the stages as a core subject input would feed them, and everything published is recorded (they may also be in NAME.test.yaml beside the file)');
+
+/** NAME.test.yaml: test cases kept beside the pipeline file NAME.yaml. */
+export const testFileSchema = z.strictObject({ tests: testsSchema }).describe('test cases for the pipeline file beside this one');
+
+export type TestCase = z.output<typeof testCaseSchema>;
+/** A message's data as written in a test case. */
+export type TestData = z.output<typeof data>;
+
 export const pipelineFileSchema = z
   .strictObject({
     name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only').describe('the pipeline\'s name'),
@@ -197,6 +257,7 @@ export const pipelineFileSchema = z
       })
       .optional()
       .describe('where failed messages go; without it they are logged and counted (a stream input needs it: a subject a stream captures, core: true, or discard: true)'),
+    tests: testsSchema.optional(),
   })
   .describe('A Wasp pipeline: Wasm plugin stages between an input and an output');
 
