@@ -5,7 +5,7 @@ export { Pipeline, DEAD_LETTER_HEADERS, type PipelineIO } from './pipeline/pipel
 export { PipelineStats, StageStats } from './pipeline/stats.js';
 export type { NativeStageFunction } from './pipeline/stages/native-stage.js';
 export { loadPipelineConfig, parsePipelineConfig, loadPipelineFile, parsePipelineFile, ConfigError, type ConfigProblem, type LoadOptions, type LoadedPipeline } from './pipeline/config/load.js';
-export type { PipelineConfig } from './pipeline/config/schema.js';
+export type { PipelineConfig, InputConfig, SubjectInputConfig, StreamInputConfig, OutputConfig, PluginConfig, StageConfig, NatsConfig, DeadLetterConfig, PipelineFile, TestCase } from './pipeline/config/schema.js';
 export { EmbeddedBus, EmbeddedTransport } from './transport/embedded.js';
 export { NatsTransport, DEFAULT_MAX_DELIVER, DEFAULT_PUBLISH_ACK_TIMEOUT_MS, DEFAULT_PUBLISH_RETRY_MS } from './transport/nats.js';
 export { connectNats, type NatsSettings, type ConnectOptions } from './transport/connect.js';

@@ -1,8 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { PluginOptions } from '../engine/plugin.js';
-import type { PipelineConfig } from './config/schema.js';
-
-export type PluginConfig = PipelineConfig['plugins'][string];
+import type { PluginConfig } from './config/schema.js';
 
 /**
  * What the engine is told about a pipeline's plugin, with its WASI files read. One function for

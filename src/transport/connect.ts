@@ -19,18 +19,11 @@ import {
 } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import type { Logger } from '../engine/logger.js';
+import type { NatsConfig } from '../pipeline/config/schema.js';
 import { JetStreamUnavailableError, NatsConnectionError, type TlsFailure } from './errors.js';
 
-export interface NatsSettings {
-  servers: string[];
-  user?: string;
-  pass?: string;
-  token?: string;
-  /** path of a .creds file */
-  creds?: string;
-  tls?: { ca?: string; cert?: string; key?: string; handshakeFirst?: boolean };
-  name?: string;
-}
+/** How to reach NATS: a config's nats: key without what belongs to the pipeline (its publish timings). */
+export type NatsSettings = Omit<NatsConfig, 'publishAckTimeoutMs' | 'publishRetryMs'>;
 
 export interface ConnectOptions {
   /** the pipeline's name, part of the default connection name */

@@ -1,4 +1,5 @@
 import type { Observable } from 'rxjs';
+import type { InputConfig } from '../pipeline/config/schema.js';
 import type { Headers } from './headers.js';
 
 /** A message as the pipeline core sees it, whatever carried it. */
@@ -54,19 +55,12 @@ export interface Source {
   stop(): Promise<void>;
 }
 
-export type InputSpec =
-  | { kind: 'subject'; subject: string; queue?: string; maxPending?: number; maxPendingBytes?: number }
-  | {
-      kind: 'stream';
-      stream: string;
-      consumer: string;
-      subject?: string;
-      maxAckPending: number;
-      ackWaitMs: number;
-      /** most deliveries of a message (the consumer's max_deliver); 5 when left out */
-      maxDeliver?: number;
-    }
-  | { kind: 'stdin' };
+/**
+ * An input as a transport takes it: the config's (see InputConfig in the schema), with the keys the
+ * schema gives defaults left optional for callers who make one by hand; transports default them alike.
+ */
+export type InputSpec = Loosen<InputConfig, 'maxPending' | 'maxPendingBytes' | 'maxDeliver'>;
+type Loosen<T, K extends PropertyKey> = T extends unknown ? Omit<T, K & keyof T> & Partial<Pick<T, K & keyof T>> : never;
 
 /** What a publish is, for a transport that treats them differently (JetStream: see NatsTransport). */
 export type PublishKind = 'out' | 'emit' | 'dlq';

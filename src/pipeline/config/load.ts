@@ -3,8 +3,8 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { STAGE_TYPES } from '../../engine/abi/abi.js';
 import { MemoryLimitError, PluginHashMismatchError, UnresolvedImportError, type WaspError } from '../../engine/errors.js';
 import { compilePlugin, type Plugin } from '../../engine/plugin.js';
-import { pluginOptions, readWasiFiles, type PluginConfig } from '../plugin-options.js';
-import { MISSING_DEAD_LETTER, pipelineFileSchema, pluginSchema, stageSchema, type PipelineConfig, type PipelineFile } from './schema.js';
+import { pluginOptions, readWasiFiles } from '../plugin-options.js';
+import { MISSING_DEAD_LETTER, pipelineFileSchema, pluginSchema, stageSchema, type PipelineConfig, type PipelineFile, type PluginConfig } from './schema.js';
 import { checkCaseInputs } from './cases.js';
 import { ConfigError, formatPath, readYaml, type Path } from './yaml.js';
 

@@ -2,7 +2,6 @@
 // the TypeScript type, and generates docs/pipeline.schema.json and
 // docs/config.md (see docs.ts), so the three cannot drift apart.
 import { z } from 'zod';
-import type { NatsSettings } from '../../transport/connect.js';
 import { ABI_NAMES, type AbiName } from '../../engine/abi/abi.js';
 import { isValidSubject } from '../../engine/subjects.js';
 import { DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_BYTES } from '../../transport/core.js';
@@ -269,32 +268,36 @@ export const MISSING_DEAD_LETTER =
 /** The file as written (after defaults). */
 export type PipelineFile = z.output<typeof pipelineFileSchema>;
 
+// The config as the pipeline and the transports consume it, derived from the schema's output: each
+// input and output tagged with its kind, a pool always { size, mode }, paths absolute (normalize in
+// load.ts). A key added to the schema appears here; none is written twice.
+type FileInput = z.output<typeof input>;
+type FileStage = z.output<typeof stageSchema>;
+type FileNats = z.output<typeof nats>;
+type FileDeadLetter = NonNullable<PipelineFile['deadLetter']>;
+/** The keys of T a kind of input or output must have, made required. */
+type Given<T, K extends keyof T> = { [P in K]-?: NonNullable<T[P]> };
+
+export type SubjectInputConfig = { kind: 'subject' } & Given<FileInput, 'subject'> & Pick<FileInput, 'queue' | 'maxPending' | 'maxPendingBytes'>;
+export type StreamInputConfig = { kind: 'stream' } & Given<FileInput, 'stream' | 'consumer'> & Pick<FileInput, 'subject' | 'maxAckPending' | 'ackWaitMs' | 'maxDeliver'>;
+export type InputConfig = SubjectInputConfig | StreamInputConfig | { kind: 'stdin' };
+export type OutputConfig = ({ kind: 'subject' } & Given<z.output<typeof output>, 'subject'>) | { kind: 'stdout' };
+export type PluginConfig = PipelineFile['plugins'][string];
+export type StageConfig = Omit<FileStage, 'pool'> & { pool: Exclude<FileStage['pool'], number> };
+/** the connection: servers always a list */
+export type NatsConfig = Omit<FileNats, 'servers'> & { servers: string[] };
+/** subject, or discard (no subject); core: dead letters with core NATS even with a stream input */
+export type DeadLetterConfig = Omit<FileDeadLetter, 'discard'> & { discard: boolean };
+
 /** The config as the pipeline consumes it: shapes normalized, paths absolute. */
 export interface PipelineConfig {
-  name: string;
+  name: PipelineFile['name'];
+  /** the config file's absolute path */
   file: string;
-  nats?: NatsSettings & { publishAckTimeoutMs: number; publishRetryMs: number };
-  plugins: Record<
-    string,
-    {
-      path: string;
-      sha256?: string;
-      abi?: AbiName;
-      config?: Record<string, string>;
-      timeoutMs: number;
-      memoryLimitPages: number;
-      maxOutputBytes: number;
-      maxCallBytes?: number;
-      maxEmitsPerCall: number;
-      wasi?: { env?: Record<string, string>; args?: string[]; files?: Record<string, string> };
-    }
-  >;
-  input:
-    | { kind: 'subject'; subject: string; queue?: string; maxPending: number; maxPendingBytes: number }
-    | { kind: 'stream'; stream: string; consumer: string; subject?: string; maxAckPending: number; ackWaitMs: number; maxDeliver: number }
-    | { kind: 'stdin' };
-  stages: { name: string; plugin: string; function: string; pool: { size: number; mode: 'inline' | 'worker' }; emits: string[]; ordered: boolean; timeoutMs?: number }[];
-  output: { kind: 'subject'; subject: string } | { kind: 'stdout' };
-  /** subject, or discard (no subject); core: dead letters with core NATS even with a stream input */
-  deadLetter?: { subject?: string; core: boolean; discard: boolean };
+  nats?: NatsConfig;
+  plugins: Record<string, PluginConfig>;
+  input: InputConfig;
+  stages: StageConfig[];
+  output: OutputConfig;
+  deadLetter?: DeadLetterConfig;
 }
