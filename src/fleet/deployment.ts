@@ -3,10 +3,7 @@
 // which the modules bucket stores it under. Nothing in it points at the deploying machine.
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { pipelineFromValue } from '../pipeline/config/load.js';
-import type { PipelineConfig, PipelineFile } from '../pipeline/config/schema.js';
-import type { NatsSettings } from '../transport/connect.js';
-import { DEFAULT_PUBLISH_ACK_TIMEOUT_MS, DEFAULT_PUBLISH_RETRY_MS } from '../transport/nats.js';
+import { DEFAULT_PUBLISH_ACK_TIMEOUT_MS, DEFAULT_PUBLISH_RETRY_MS, pipelineFromValue, type NatsSettings, type PipelineConfig, type PipelineFile } from '../pipelines.js';
 import { DeploymentFormatError, NotDeployableError } from './errors.js';
 
 /** Bumped when a worker could no longer read what an older one wrote. */

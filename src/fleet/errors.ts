@@ -1,5 +1,5 @@
 // Errors of deploying pipelines through NATS and running them on workers, as classes with fields.
-import { WaspError } from '../engine/errors.js';
+import { WaspError } from '../index.js';
 
 /** Why a pipeline file cannot be deployed as it is (it reads stdin, names local files...); `problems` lists each. */
 export class NotDeployableError extends WaspError {

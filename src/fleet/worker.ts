@@ -3,11 +3,8 @@
 // beside the running one and takes over; an undeployed pipeline is drained and stopped. Many
 // workers share a pipeline's messages through its durable consumer or queue group.
 import type { NatsConnection } from '@nats-io/nats-core';
-import { describe } from '../engine/errors.js';
-import { withFields, type Logger } from '../engine/logger.js';
-import { Pipeline, type PipelineTimings } from '../pipeline/pipeline.js';
-import type { NatsSettings } from '../transport/connect.js';
-import { NatsTransport } from '../transport/nats.js';
+import { describe, type Logger } from '../index.js';
+import { NatsTransport, Pipeline, withFields, type NatsSettings, type PipelineTimings } from '../pipelines.js';
 import { deploymentConfig, type Deployment } from './deployment.js';
 import type { DeploymentChange, FleetStore } from './store.js';
 

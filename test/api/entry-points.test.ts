@@ -1,6 +1,8 @@
 // The package's entry points as a user imports them (by package name, through package.json's
 // exports, from the built dist/): the engine's, and the one for embedding pipelines.
 import { execFile } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { root } from '../helpers/plugins.js';
 
@@ -48,9 +50,22 @@ describe('entry points', () => {
     expect(code, stderr).toBe(0);
     const { main, pipelines } = JSON.parse(stdout) as { main: string[]; pipelines: string[] };
     expect(main).toEqual(expect.arrayContaining(['Engine', 'Plugin', 'Instance', 'WaspError', 'PluginTimeoutError']));
-    expect(pipelines).toEqual(expect.arrayContaining(['Pipeline', 'loadPipelineConfig', 'EmbeddedTransport', 'NatsTransport', 'connectNats', 'TransientPublishError']));
+    expect(pipelines).toEqual(
+      expect.arrayContaining(['Pipeline', 'loadPipelineConfig', 'loadPipelineFile', 'pipelineFromValue', 'EmbeddedTransport', 'NatsTransport', 'connectNats', 'TransientPublishError']),
+    );
     for (const internal of ['Flight', 'Flights', 'AckBatch', 'Outage', 'FailureLog', 'coreSource', 'pluginStage']) {
       expect([...main, ...pipelines]).not.toContain(internal);
     }
+  });
+
+  it('the fleet runs pipelines as an embedding program would: through the two entry points, nothing deeper', async () => {
+    const dir = join(root, 'src/fleet');
+    const reached: string[] = [];
+    for (const file of await readdir(dir)) {
+      const text = await readFile(join(dir, file), 'utf8');
+      for (const [, from] of text.matchAll(/^import .* from '(\.\.\/[^']+)';$/gm)) reached.push(`${file}: ${from}`);
+    }
+    expect(reached.length).toBeGreaterThan(0);
+    expect(reached.filter((r) => !/: \.\.\/(index|pipelines|version)\.js$/.test(r))).toEqual([]);
   });
 });
