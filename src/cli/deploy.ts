@@ -5,7 +5,7 @@ import { NotDeployableError } from '../fleet/errors.js';
 import { FleetStore, sha256Hex } from '../fleet/store.js';
 import { waitForRollout } from '../fleet/rollout.js';
 import type { CommandIO } from './command.js';
-import { onFleet, parseCommandArgs } from './fleet-connect.js';
+import { onFleet, parseFleetArgs } from './fleet-connect.js';
 import { formatProblems } from './validate.js';
 import { UsageError } from './usage.js';
 
@@ -24,9 +24,9 @@ function timeoutOf(value: string | boolean | undefined): number {
  * earlier revision again. `--wait` returns once every worker taking the pipeline runs it.
  */
 export async function deployCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { positionals, values } = parseCommandArgs(
+  const { positionals, values } = parseFleetArgs(
     argv,
-    { nats: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' }, rollback: { type: 'string' }, to: { type: 'string' } },
+    { wait: { type: 'boolean' }, timeout: { type: 'string' }, rollback: { type: 'string' }, to: { type: 'string' } },
     'deploy',
   );
   const timeoutMs = timeoutOf(values.timeout);
@@ -63,7 +63,7 @@ export async function deployCommand(argv: string[], io: CommandIO): Promise<numb
     }
   }
 
-  return onFleet(io, values.nats, 'deploy', async (nc) => {
+  return onFleet(io, values, 'deploy', async (nc) => {
     const store = await FleetStore.open(nc);
     let deployment;
     if (prepared === undefined) {
@@ -88,11 +88,11 @@ export async function deployCommand(argv: string[], io: CommandIO): Promise<numb
 
 /** `wasp undeploy NAME`: removes the pipeline; workers drain and stop it. Its revisions stay for a later rollback. */
 export async function undeployCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { positionals, values } = parseCommandArgs(argv, { nats: { type: 'string' }, wait: { type: 'boolean' }, timeout: { type: 'string' } }, 'undeploy');
+  const { positionals, values } = parseFleetArgs(argv, { wait: { type: 'boolean' }, timeout: { type: 'string' } }, 'undeploy');
   if (positionals.length !== 1) throw new UsageError('wasp undeploy takes one pipeline name');
   const name = positionals[0]!;
   const timeoutMs = timeoutOf(values.timeout);
-  return onFleet(io, values.nats, 'undeploy', async (nc) => {
+  return onFleet(io, values, 'undeploy', async (nc) => {
     const store = await FleetStore.open(nc);
     if (!(await store.undeploy(name))) {
       io.stderr.write(`error: pipeline ${name} is not deployed\n`);

@@ -1,5 +1,6 @@
 // The NATS connection of the fleet commands (deploy, undeploy, ls, status, worker): --nats URL,
-// else $WASP_NATS_URL, else the local default server.
+// else $WASP_NATS_URL, else the local default server; credentials and TLS as CONNECTION_OPTIONS says.
+import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { WaspError } from '../engine/errors.js';
@@ -25,10 +26,44 @@ export class NatsUnreachableError extends WaspError {
   }
 }
 
-export function natsSettings(url: string | undefined, name: string): NatsSettings {
-  const servers = (url ?? process.env.WASP_NATS_URL ?? DEFAULT_NATS_URL).split(',').map((s) => s.trim()).filter((s) => s !== '');
+/**
+ * How the fleet commands reach NATS, beside --nats: the options a pipeline's nats: key has.
+ * Secrets (user, password, token) come only from the environment, never from the command line
+ * that `ps` shows.
+ */
+export const CONNECTION_OPTIONS = {
+  nats: { type: 'string' },
+  creds: { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-first': { type: 'boolean' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
+/** What each option falls back to when it is not given. */
+const CONNECTION_ENV = { nats: 'WASP_NATS_URL', creds: 'WASP_NATS_CREDS', 'tls-ca': 'WASP_NATS_TLS_CA', 'tls-cert': 'WASP_NATS_TLS_CERT', 'tls-key': 'WASP_NATS_TLS_KEY' } as const;
+
+export function natsSettings(values: CommandArgs['values'], name: string, env: Record<string, string | undefined> = process.env): NatsSettings {
+  const option = (key: keyof typeof CONNECTION_ENV): string | undefined => {
+    const value = (values[key] as string | undefined) ?? env[CONNECTION_ENV[key]];
+    if (value === '') throw new UsageError(`--${key} needs a value`);
+    return value;
+  };
+  const servers = (option('nats') ?? DEFAULT_NATS_URL).split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (servers.length === 0) throw new UsageError('--nats needs a URL');
-  return { servers, name };
+  const file = (key: keyof typeof CONNECTION_ENV): string | undefined => {
+    const path = option(key);
+    return path === undefined ? undefined : resolve(path);
+  };
+  const [ca, cert, key] = [file('tls-ca'), file('tls-cert'), file('tls-key')];
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError('--tls-cert and --tls-key go together');
+  const tls = ca !== undefined || cert !== undefined || values['tls-first'] === true ? { ca, cert, key, handshakeFirst: values['tls-first'] === true ? true : undefined } : undefined;
+  return { servers, name, creds: file('creds'), tls, user: env.WASP_NATS_USER || undefined, pass: env.WASP_NATS_PASSWORD || undefined, token: env.WASP_NATS_TOKEN || undefined };
+}
+
+/** parseCommandArgs for a command that talks to the fleet: its own options and the connection's. */
+export function parseFleetArgs(argv: string[], options: NonNullable<ParseArgsConfig['options']>, command: string): CommandArgs {
+  return parseCommandArgs(argv, { ...CONNECTION_OPTIONS, ...options }, command);
 }
 
 /** Connects, waiting at most waitMs for a server (a long-running worker passes Infinity and a signal instead). */
@@ -61,8 +96,8 @@ export function parseCommandArgs(argv: string[], options: NonNullable<ParseArgsC
  * Runs a one-shot fleet command on a connection of its own, closed afterwards; a WaspError is
  * the command's failure (exit 1, its message on stderr).
  */
-export async function onFleet(io: CommandIO, url: string | boolean | undefined, command: string, run: (nc: NatsConnection) => Promise<number>): Promise<number> {
-  const nc = await connectFleet(natsSettings(url as string | undefined, `wasp:${command}:${process.pid}`), stderrLogger(io.stderr, 'warn'), CONNECT_WAIT_MS);
+export async function onFleet(io: CommandIO, values: CommandArgs['values'], command: string, run: (nc: NatsConnection) => Promise<number>): Promise<number> {
+  const nc = await connectFleet(natsSettings(values, `wasp:${command}:${process.pid}`), stderrLogger(io.stderr, 'warn'), CONNECT_WAIT_MS);
   try {
     return await run(nc);
   } catch (error) {

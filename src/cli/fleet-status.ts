@@ -1,6 +1,6 @@
 import { findWorkers, type WorkerReport } from '../fleet/discovery.js';
 import type { CommandIO } from './command.js';
-import { onFleet, parseCommandArgs } from './fleet-connect.js';
+import { onFleet, parseFleetArgs } from './fleet-connect.js';
 import { table } from './ls.js';
 import { UsageError } from './usage.js';
 
@@ -9,9 +9,9 @@ const SAMPLE_MS = 1_000;
 
 /** `wasp status`: the workers' reports gathered per pipeline: revisions, workers, rates, in flight, failures. */
 export async function statusCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { positionals, values } = parseCommandArgs(argv, { nats: { type: 'string' } }, 'status');
+  const { positionals, values } = parseFleetArgs(argv, {}, 'status');
   if (positionals.length > 0) throw new UsageError('wasp status takes no arguments');
-  return onFleet(io, values.nats, 'status', async (nc) => {
+  return onFleet(io, values, 'status', async (nc) => {
     const first = await findWorkers(nc);
     const started = Date.now();
     await new Promise((resolve) => setTimeout(resolve, SAMPLE_MS));

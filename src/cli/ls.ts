@@ -1,7 +1,7 @@
 import { findWorkers } from '../fleet/discovery.js';
 import { FleetStore } from '../fleet/store.js';
 import type { CommandIO } from './command.js';
-import { onFleet, parseCommandArgs } from './fleet-connect.js';
+import { onFleet, parseFleetArgs } from './fleet-connect.js';
 import { UsageError } from './usage.js';
 
 /** Columns padded to their widest cell. */
@@ -12,9 +12,9 @@ export function table(rows: string[][]): string {
 
 /** `wasp ls`: the deployed pipelines, their revision, plugins and module digests, and the workers running them. */
 export async function lsCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { positionals, values } = parseCommandArgs(argv, { nats: { type: 'string' } }, 'ls');
+  const { positionals, values } = parseFleetArgs(argv, {}, 'ls');
   if (positionals.length > 0) throw new UsageError('wasp ls takes no arguments');
-  return onFleet(io, values.nats, 'ls', async (nc) => {
+  return onFleet(io, values, 'ls', async (nc) => {
     const store = await FleetStore.open(nc);
     const [pipelines, workers] = await Promise.all([store.list(), findWorkers(nc)]);
     if (pipelines.length === 0) {

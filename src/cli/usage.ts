@@ -40,4 +40,9 @@ export const USAGE = `usage:
   the module (--abi overrides it); for wasp-go, a string argument means a
   string result, numbers alone a number.
 
-  --nats defaults to $WASP_NATS_URL, else nats://127.0.0.1:4222.`;
+  Fleet commands (deploy, undeploy, ls, worker, status) reach NATS with
+  --nats URL (default $WASP_NATS_URL, else nats://127.0.0.1:4222), --creds FILE,
+  --tls-ca FILE, --tls-cert FILE with --tls-key FILE, --tls-first; each also from
+  $WASP_NATS_CREDS, $WASP_NATS_TLS_CA, $WASP_NATS_TLS_CERT, $WASP_NATS_TLS_KEY.
+  User and password or a token come from $WASP_NATS_USER and $WASP_NATS_PASSWORD,
+  or $WASP_NATS_TOKEN, never from the command line.`;

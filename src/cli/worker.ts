@@ -4,7 +4,7 @@ import { serveDiscovery } from '../fleet/discovery.js';
 import { FleetStore } from '../fleet/store.js';
 import { Worker } from '../fleet/worker.js';
 import type { CommandIO } from './command.js';
-import { connectFleet, natsSettings, parseCommandArgs } from './fleet-connect.js';
+import { connectFleet, natsSettings, parseFleetArgs } from './fleet-connect.js';
 import { serveHttp } from '../observe/http.js';
 import { WaspMetrics } from '../observe/metrics.js';
 import { trackConnection } from '../transport/connect.js';
@@ -17,7 +17,7 @@ import { UsageError } from './usage.js';
  * drains them. It waits for NATS as `wasp run` does.
  */
 export async function workerCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { positionals, values } = parseCommandArgs(argv, { nats: { type: 'string' }, pipelines: { type: 'string' }, 'log-level': { type: 'string' }, 'log-format': { type: 'string' }, http: { type: 'string' } }, 'worker');
+  const { positionals, values } = parseFleetArgs(argv, { pipelines: { type: 'string' }, 'log-level': { type: 'string' }, 'log-format': { type: 'string' }, http: { type: 'string' } }, 'worker');
   const format = logFormatOption((values['log-format'] as string | undefined) ?? 'text');
   const http = values.http === undefined ? undefined : httpOption(values.http as string);
   if (positionals.length > 0) throw new UsageError('wasp worker takes no arguments');
@@ -52,7 +52,7 @@ export async function workerCommand(argv: string[], io: CommandIO): Promise<numb
         notReady: () => (stopping ? 'draining' : !connected() ? 'NATS not connected' : worker === undefined || !started || !worker.ready ? 'starting pipelines' : undefined),
       }, logger);
     }
-    const settings = natsSettings(values.nats as string | undefined, `wasp:worker:${process.pid}`);
+    const settings = natsSettings(values, `wasp:worker:${process.pid}`);
     try {
       nc = await connectFleet(settings, logger, Infinity, stop.signal);
     } catch (error) {

@@ -11,10 +11,10 @@ export interface CliResult {
 }
 
 /** Runs the built `wasp` CLI the way a user would (npm test builds it first). */
-export function wasp(args: string[], options: { cwd?: string } = {}): Promise<CliResult> {
+export function wasp(args: string[], options: { cwd?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
   if (!existsSync(waspBin)) throw new Error(`${waspBin} is missing: run npm run build (npm test does it first)`);
   return new Promise((resolve) => {
-    execFile(process.execPath, [waspBin, ...args], { cwd: options.cwd ?? root }, (error, stdout, stderr) => {
+    execFile(process.execPath, [waspBin, ...args], { cwd: options.cwd ?? root, env: options.env && { ...process.env, ...options.env } }, (error, stdout, stderr) => {
       resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
     });
   });

@@ -1,19 +1,18 @@
 // Every way of authenticating to NATS, each against a real nats-server configured for it by a
 // config file written here: the right setting runs a pipeline (a message goes through, SIGTERM
 // drains, exit 0); each wrong setting ends `wasp run` with exit 1 within seconds, naming the cause.
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { credsAuthenticator, nkeys, type ConnectionOptions, type NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnWasp, type WaspProcess } from '../helpers/cli.js';
 import { freePort, NatsServer, type NatsServerOptions } from '../helpers/nats-server.js';
 import { textPlugin, writeConfig } from '../helpers/pipelines.js';
+import { serverTlsConfig, writeCertificates } from '../helpers/certs.js';
 
 let dir: string;
 const servers: NatsServer[] = [];
@@ -182,30 +181,13 @@ describe('creds (operator, account and user JWTs made here)', () => {
   });
 });
 
-const openssl = async (...args: string[]) => promisify(execFile)('openssl', args, { cwd: dir });
-
-/** A CA, and a certificate it signs: for a server (127.0.0.1) or a client. */
-async function certificates(): Promise<void> {
-  for (const ca of ['ca', 'other-ca']) {
-    await openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/CN=wasp test ${ca}`, '-keyout', `${ca}.key`, '-out', `${ca}.pem`);
-  }
-  const sign = async (name: string, ca: string, ext: string) => {
-    await openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=wasp test ${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-    await writeFile(join(dir, `${name}.ext`), ext);
-    await openssl('x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.pem`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '2', '-extfile', `${name}.ext`, '-out', `${name}.pem`);
-  };
-  await sign('server', 'ca', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  await sign('other-server', 'other-ca', 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
-  await sign('client', 'ca', 'extendedKeyUsage=clientAuth\n');
-}
-
 describe('TLS with a client certificate (server verify: true)', () => {
   const f = (name: string) => join(dir, name);
-  const serverTls = (cert = 'server') => `tls {\n  cert_file: "${f(`${cert}.pem`)}"\n  key_file: "${f(`${cert}.key`)}"\n  ca_file: "${f('ca.pem')}"\n  verify: true\n  timeout: 2\n}\n`;
+  const serverTls = (cert = 'server') => serverTlsConfig(dir, cert);
   const clientTls = () => ({ caFile: f('ca.pem'), certFile: f('client.pem'), keyFile: f('client.key') });
   const withCert = () => `ca: ${f('ca.pem')}, cert: ${f('client.pem')}, key: ${f('client.key')}`;
 
-  beforeAll(certificates);
+  beforeAll(() => writeCertificates(dir));
 
   it('runs with the right CA and a client certificate', async () => {
     const server = await natsServer({ config: serverTls(), jetstream: false });
