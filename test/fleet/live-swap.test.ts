@@ -1,28 +1,32 @@
 // Live swap through `wasp deploy --wait`, with two `wasp worker` processes sharing a JetStream
 // consumer while messages flow: every input is handled once, by one revision, and has exactly
 // one output; every input published after --wait returned is handled by the new revision. Then
-// the same with one worker SIGKILLed during the deploy.
+// the same with one worker SIGKILLed during the deploy, and order kept across a swap on one worker.
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
+import { writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, spawnWasp, wasp, type WaspProcess } from '../helpers/cli.js';
 import { NatsServer } from '../helpers/nats-server.js';
+import { bumpAllocator } from '../helpers/hostile.js';
 import { textPlugin, writeConfig } from '../helpers/pipelines.js';
+import { wat } from '../helpers/plugins.js';
 
 // The file names a server, as one run with `wasp run` would; deploy leaves the connection to the workers.
-const pipeline = (fn: string, ackWaitMs: number) => `
+const pipeline = (fn: string, ackWaitMs: number, pool = '1', plugin = textPlugin) => `
 name: swap
 nats: { servers: nats://127.0.0.1:1 }
 plugins:
-  text: { path: ${textPlugin} }
+  text: { path: ${plugin} }
 input:
   stream: TEXT
   consumer: swap
   subject: text.in
   ackWaitMs: ${ackWaitMs}
 stages:
-  - { name: only, plugin: text, function: ${fn} }
+  - { name: only, plugin: text, function: ${fn}, pool: ${pool} }
 output:
   subject: text.out
 deadLetter:
@@ -157,5 +161,54 @@ describe('live swap on two workers', () => {
     const out = byInput(await outputs(total));
     expect(out.size).toBe(total);
     expect((await jsm.streams.info('DLQ')).state.messages).toBe(0);
+  });
+
+  /**
+   * identity and upper as text.wasm has them, each spending about a millisecond first: a stage
+   * slow enough that a revision always has inputs waiting in it, which a new revision pulling
+   * too early would overtake.
+   */
+  async function slowText(): Promise<string> {
+    const module = await wat(`(module (import "wasp" "output" (func $output (param i32 i32))) ${bumpAllocator}
+      (func $spin (local $i i32) (local.set $i (i32.const 1000000))
+        (loop $l (local.set $i (i32.sub (local.get $i) (i32.const 1))) (br_if $l (local.get $i))))
+      (func (export "identity") (param $p i32) (param $n i32) (result i32)
+        (call $spin) (call $output (local.get $p) (local.get $n)) (i32.const 0))
+      (func (export "upper") (param $p i32) (param $n i32) (result i32) (local $i i32) (local $c i32)
+        (call $spin)
+        (block $done (loop $each
+          (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+          (local.set $c (i32.load8_u (i32.add (local.get $p) (local.get $i))))
+          (if (i32.and (i32.ge_u (local.get $c) (i32.const 97)) (i32.le_u (local.get $c) (i32.const 122)))
+            (then (i32.store8 (i32.add (local.get $p) (local.get $i)) (i32.sub (local.get $c) (i32.const 32)))))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $each)))
+        (call $output (local.get $p) (local.get $n)) (i32.const 0)))`);
+    const file = join(dirname(await writeConfig('', 'unused.yaml')), 'slow-text.wasm');
+    await writeFile(file, module);
+    return file;
+  }
+
+  it('one worker, a slow ordered stage on two worker threads, a backlog in the stream: outputs keep input order across the swap, revision 1 then revision 2', { timeout: 180_000 }, async () => {
+    await freshStreams();
+    const slow = await slowText();
+    const v1 = await writeConfig(pipeline('identity', 5000, '{ size: 2, mode: worker }', slow));
+    const v2 = await writeConfig(pipeline('upper', 5000, '{ size: 2, mode: worker }', slow));
+    await startWorkers(1);
+    // a backlog, so that revision 1 has inputs waiting in its stage when revision 2 comes
+    const total = 12_000;
+    await publish(total).done;
+    expect((await wasp(['deploy', v1, '--nats', server.url, '--wait'])).code).toBe(0);
+    const second = await wasp(['deploy', v2, '--nats', server.url, '--wait']);
+    expect(second.code, second.stderr).toBe(0);
+    expect((await jsm.streams.info('OUT')).state.messages).toBeLessThan(total); // the swap came mid-stream
+    const out = await outputs(total);
+    // in the output stream's order: input 0, 1, 2, ... each once, and no revision 1 output after a revision 2 one
+    const order = out.map((o) => Number(/(\d+)$/.exec(o)![1]));
+    expect(order).toEqual(Array.from({ length: total }, (_, i) => i));
+    const firstByTwo = out.findIndex((o) => o.startsWith('MESSAGE'));
+    expect(firstByTwo).toBeGreaterThan(0);
+    expect(out.slice(firstByTwo).every((o) => o.startsWith('MESSAGE'))).toBe(true);
+    expect((await jsm.consumers.info('TEXT', 'swap')).num_redelivered).toBe(0);
   });
 });
