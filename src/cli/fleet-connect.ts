@@ -101,7 +101,7 @@ export async function onFleet(io: CommandIO, values: CommandArgs['values'], comm
   try {
     return await run(nc);
   } catch (error) {
-    if (!(error instanceof WaspError)) throw error;
+    if (!(error instanceof WaspError) || error instanceof UsageError) throw error;
     io.stderr.write(`error: ${error.message}\n`);
     return 1;
   } finally {

@@ -8,7 +8,9 @@ import { testCommand } from './test.js';
 import { workerCommand } from './worker.js';
 import { validateCommand } from './validate.js';
 import type { Command, CommandIO } from './command.js';
-import { USAGE, UsageError } from './usage.js';
+import { commandHelp, overview, synopsis } from './help.js';
+import { UsageError } from './usage.js';
+import { VERSION } from '../version.js';
 
 const commands: Record<string, Command> = {
   call: callCommand,
@@ -24,21 +26,35 @@ const commands: Record<string, Command> = {
 
 async function main(argv: string[], io: CommandIO): Promise<number> {
   const [command, ...rest] = argv;
-  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    io.stdout.write(`${USAGE}\n`);
-    return command === undefined ? 2 : 0;
+  if (command === undefined) {
+    io.stderr.write(`${overview()}\n`);
+    return 2;
   }
-  const run = commands[command];
+  if (command === '--help' || command === '-h' || (command === 'help' && rest.length === 0)) {
+    io.stdout.write(`${overview()}\n`);
+    return 0;
+  }
+  if (command === '--version' || command === '-V' || command === 'version') {
+    io.stdout.write(`wasp ${VERSION} (wasp-streams, Node ${process.versions.node})\n`);
+    return 0;
+  }
+  const asked = command === 'help' ? rest[0]! : command;
+  const run = commands[asked];
+  if (run === undefined) {
+    io.stderr.write(`error: unknown command ${asked}\n${overview()}\n`);
+    return 2;
+  }
+  // `--help` anywhere before a `--` (after it, it is an argument)
+  const own = rest.indexOf('--') === -1 ? rest : rest.slice(0, rest.indexOf('--'));
+  if (command === 'help' || own.includes('--help') || own.includes('-h')) {
+    io.stdout.write(`${commandHelp(asked)}\n`);
+    return 0;
+  }
   try {
-    if (run === undefined) throw new UsageError(`unknown command ${command}`);
-    if (rest.includes('--help')) {
-      io.stdout.write(`${USAGE}\n`);
-      return 0;
-    }
     return await run(rest, io);
   } catch (error) {
     if (error instanceof UsageError) {
-      io.stderr.write(`error: ${error.message}\n${USAGE}\n`);
+      io.stderr.write(`error: ${error.message}\n${synopsis(command)}\n`);
       return 2;
     }
     io.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
