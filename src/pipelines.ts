@@ -3,6 +3,7 @@
 // own API, errors included, is the package's main entry (src/index.ts).
 export { Pipeline, DEAD_LETTER_HEADERS, type PipelineIO, type PipelineTimings } from './pipeline/pipeline.js';
 export { withFields } from './engine/logger.js';
+export { SPAN_ATTRIBUTES, TRACER_NAME } from './observe/tracing.js';
 export { PipelineStats, StageStats } from './pipeline/stats.js';
 export type { NativeStageFunction } from './pipeline/stages/native-stage.js';
 export { loadPipelineConfig, parsePipelineConfig, loadPipelineFile, parsePipelineFile, pipelineFromValue, ConfigError, type ConfigProblem, type LoadOptions, type LoadedPipeline } from './pipeline/config/load.js';

@@ -28,6 +28,12 @@ export class Flight implements Work, PublishFor {
   #publishFailureDeadLettered = false;
   /** performance.now() when the input arrived, when the pipeline times its messages */
   startedAt = 0;
+  /**
+   * The context the input's spans start under, kept by observe/tracing.ts when the stages are
+   * traced (opaque here): a slot on the reused record rather than a map, which cost the traced
+   * path as much again in garbage collection.
+   */
+  traceContext: unknown = undefined;
 
   constructor(readonly home: Flights) {}
 
@@ -123,6 +129,7 @@ export class Flight implements Work, PublishFor {
     this.#delivery = undefined;
     this.headers = undefined;
     this.data = EMPTY;
+    this.traceContext = undefined;
   }
 }
 

@@ -3,6 +3,7 @@ import { Engine } from '../engine/engine.js';
 import { describe, type WaspError } from '../engine/errors.js';
 import type { Logger } from '../engine/logger.js';
 import type { Plugin } from '../engine/plugin.js';
+import { pipelineTracing } from '../observe/tracing.js';
 import { UnsafeDeadLetterError } from '../transport/errors.js';
 import { classify, FailureLog, reasonOf } from '../transport/failures.js';
 import { Headers } from '../transport/headers.js';
@@ -132,10 +133,13 @@ export class Pipeline {
       sideOutput: (work, subject, data) => this.#publish(work.flight, subject, data, work.headers, work.flight.nextId('emit'), 'emit'),
       fail: (work, spec, error) => this.#deadLetter(work, spec, error),
     };
+    // asked once: with no tracing SDK registered by now, no stage spends anything on spans
+    const tracing = pipelineTracing(config.name);
     for (const [i, spec] of config.stages.entries()) {
       const native = io.native?.[spec.name];
       const stats = this.stats.stages[i]!;
-      const stage = native ? nativeStage(native, spec, stats, host) : pluginStage(this.engine, spec, stats, host, io.timings?.stageCall(spec.name));
+      const traced = tracing?.stage(spec);
+      const stage = native ? nativeStage(native, spec, stats, host, traced) : pluginStage(this.engine, spec, stats, host, io.timings?.stageCall(spec.name), traced);
       this.#stages.push({ spec, stage });
     }
     // A module that cannot instantiate fails here, in either mode, before any input is taken.

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { completeLogger, type Logger } from '../../src/engine/logger.js';
 import { loadPipelineConfig } from '../../src/pipeline/config/load.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
+import type { NativeStageFunction } from '../../src/pipeline/stages/native-stage.js';
 import { EmbeddedBus, EmbeddedTransport } from '../../src/transport/embedded.js';
 import type { Message } from '../../src/transport/transport.js';
 import { root } from './plugins.js';
@@ -19,12 +20,12 @@ export async function writeConfig(yaml: string, name = 'pipeline.yaml'): Promise
 }
 
 /** A pipeline on the embedded bus, with everything published on the bus recorded by subject. */
-export async function embeddedPipeline(yaml: string, logger: Partial<Logger> = {}) {
+export async function embeddedPipeline(yaml: string, logger: Partial<Logger> = {}, native?: Record<string, NativeStageFunction>) {
   const bus = new EmbeddedBus();
   const seen: Message[] = [];
   bus.subscribe('>', (m) => seen.push(m));
   const config = await loadPipelineConfig(await writeConfig(yaml));
-  const pipeline = await Pipeline.create(config, { transport: new EmbeddedTransport(bus), logger: completeLogger(logger) });
+  const pipeline = await Pipeline.create(config, { transport: new EmbeddedTransport(bus), logger: completeLogger(logger), native });
   await pipeline.start();
   const send = (subject: string, ...lines: string[]) => {
     for (const line of lines) bus.publish(subject, Buffer.from(line));

@@ -25,6 +25,17 @@ export interface StageHost {
   fail(work: Work, stage: StageSpec, error: WaspError): void;
 }
 
+/**
+ * A stage's calls as spans (observe/tracing.ts), given only when a tracing SDK is registered: a
+ * stage without one spends nothing on tracing. `S` is the span, which the stage only hands back.
+ */
+export interface StageTracer<S = unknown> {
+  /** just before the call on `work` is made */
+  begin(work: Work): S;
+  /** as soon as it answered: how many outputs and side outputs it gave, or why it failed */
+  end(span: S, outputs: number, emits: number, error: WaspError | undefined): void;
+}
+
 /** A stage as the pipeline runs it: an operator, a start-up to await, and a close. */
 export interface Stage {
   operator: OperatorFunction<Work, Work>;
@@ -41,6 +52,8 @@ interface Outcome {
   done: boolean;
   /** performance.now() at submit, when calls are timed */
   submittedAt: number;
+  /** the call's span, when calls are traced */
+  span: unknown;
 }
 
 
@@ -55,8 +68,18 @@ interface Outcome {
  * later; with `ordered` (the default) outputs leave in input order. The
  * operator completes only when its last call has.
  */
-/** `timed`, when given, takes each call's duration in seconds (metrics); without it nothing is timed. */
-export function pluginStage(engine: Engine, spec: StageSpec, stats: StageStats, host: StageHost, timed?: (seconds: number) => void): Stage {
+/**
+ * `timed`, when given, takes each call's duration in seconds (metrics); `traced` makes each call a
+ * span. Without them nothing is timed or traced, for one check per call.
+ */
+export function pluginStage(
+  engine: Engine,
+  spec: StageSpec,
+  stats: StageStats,
+  host: StageHost,
+  timed?: (seconds: number) => void,
+  traced?: StageTracer,
+): Stage {
   const plugin = engine.plugin(spec.plugin);
   const type = plugin.functionType(spec.function);
   const wanted = STAGE_TYPES[plugin.abi];
@@ -104,15 +127,20 @@ export function pluginStage(engine: Engine, spec: StageSpec, stats: StageStats, 
       const answeredInline = (work: Work, result: PoolResult | undefined, error: WaspError | undefined): void => {
         finish(work, result?.outputs, result?.emits, error);
       };
+      const observed = timed !== undefined || traced !== undefined;
       let callStart = 0;
-      const answeredInlineTimed = (work: Work, result: PoolResult | undefined, error: WaspError | undefined): void => {
-        timed!((performance.now() - callStart) / 1000);
+      let span: unknown;
+      // The span ends before finish(), which on the embedded bus runs the next stages at once: their calls are not this one's.
+      const answeredInlineObserved = (work: Work, result: PoolResult | undefined, error: WaspError | undefined): void => {
+        if (timed !== undefined) timed((performance.now() - callStart) / 1000);
+        if (traced !== undefined) traced.end(span, result?.outputs.length ?? 0, result?.emits.length ?? 0, error);
         finish(work, result?.outputs, result?.emits, error);
       };
       // In workers: one function for every call; the outcome travels as the pool's ticket.
       const answered = (o: Outcome, result: PoolResult | undefined, error: WaspError | undefined): void => {
         inFlight--;
         if (timed !== undefined) timed((performance.now() - o.submittedAt) / 1000);
+        if (traced !== undefined) traced.end(o.span, result?.outputs.length ?? 0, result?.emits.length ?? 0, error);
         if (!ordered || queue.peek() === o) {
           if (ordered) queue.shift();
           finish(o.work, result?.outputs, result?.emits, error);
@@ -134,12 +162,21 @@ export function pluginStage(engine: Engine, spec: StageSpec, stats: StageStats, 
           stats.in++;
           // A Work is the message the pool reads subject and headers from.
           if (inline) {
-            if (timed === undefined) return pool.submit(fn, work.data, work, work, answeredInline);
-            callStart = performance.now();
-            return pool.submit(fn, work.data, work, work, answeredInlineTimed);
+            if (!observed) return pool.submit(fn, work.data, work, work, answeredInline);
+            if (traced !== undefined) span = traced.begin(work);
+            if (timed !== undefined) callStart = performance.now();
+            return pool.submit(fn, work.data, work, work, answeredInlineObserved);
           }
           inFlight++;
-          const outcome: Outcome = { work, outputs: undefined, emits: undefined, error: undefined, done: false, submittedAt: timed === undefined ? 0 : performance.now() };
+          const outcome: Outcome = {
+            work,
+            outputs: undefined,
+            emits: undefined,
+            error: undefined,
+            done: false,
+            submittedAt: timed === undefined ? 0 : performance.now(),
+            span: traced?.begin(work),
+          };
           if (ordered) queue.push(outcome);
           pool.submit(fn, work.data, work, outcome, answered);
         },
