@@ -1,47 +1,67 @@
 import { readFile } from 'node:fs/promises';
-import { Engine, type Arg, type Instance } from '../index.js';
-import { ABI_NAMES, type AbiName } from '../engine/abi/abi.js';
-import { readModuleInfo, type ValType } from '../engine/wasm-binary.js';
+import { Engine, FunctionNotFoundError, SignatureError, type Arg, type Instance } from '../index.js';
+import { STAGE_TYPES } from '../engine/abi/abi.js';
 import { RESERVED_NAMESPACES } from '../engine/callbacks.js';
+import { formatType } from '../engine/host-imports.js';
+import { readModuleInfo, type ValType } from '../engine/wasm-binary.js';
+import { checkNumbers, numberHint, parseCallArgs, type CallArgs } from './call-args.js';
 import type { CommandIO } from './command.js';
-import { UsageError } from './usage.js';
+import { stderrLogger } from './stderr-logger.js';
 
-type Returns = 'auto' | 'string' | 'bytes' | 'number';
+export { parseArg } from './call-args.js';
 
-interface CallArgs {
-  module: string;
-  fn: string;
-  args: Arg[];
-  returns: Returns;
-  env: Record<string, string>;
-  memoryPages: number | undefined;
-  abi: AbiName | undefined;
-}
-
-/** `wasp call`: one call of one export, result on stdout. */
+/**
+ * `wasp call`: one call of one export, results on stdout; with --input, the call a pipeline stage
+ * makes for one message. Plugin logs and side outputs go to stderr, so stdout holds only results.
+ */
 export async function callCommand(argv: string[], io: CommandIO): Promise<number> {
-  io.stdout.write(`${await callOnce(argv)}\n`);
-  return 0;
-}
-
-async function callOnce(argv: string[]): Promise<string> {
   const opts = parseCallArgs(argv);
-  const bytes = new Uint8Array(await readFile(opts.module).catch((cause: Error) => {
-    throw new Error(`cannot read ${opts.module}: ${cause.message}`, { cause });
-  }));
-  const engine = new Engine();
+  const bytes = new Uint8Array(
+    await readFile(opts.module).catch((cause: Error) => {
+      throw new Error(`cannot read ${opts.module}: ${cause.message}`, { cause });
+    }),
+  );
+  const engine = new Engine({ logger: stderrLogger(io.stderr, opts.logLevel) });
   stubCallbacks(engine, bytes);
-  await engine.registerPlugin('module', bytes, { memoryLimitPages: opts.memoryPages, wasi: { env: opts.env }, abi: opts.abi });
-  const inst = await engine.getInstance('module');
+  const plugin = await engine.registerPlugin('module', bytes, { memoryLimitPages: opts.memoryPages, wasi: { env: opts.env }, abi: opts.abi });
+  if (!plugin.hasFunction(opts.fn)) {
+    const functions = plugin.exports.filter((e) => e.kind === 'function' && e.type !== undefined).map((e) => `  ${e.name} ${formatType(e.type!)}`);
+    throw new FunctionNotFoundError(`${opts.module} exports no function ${opts.fn}; its functions:\n${functions.join('\n') || '  (none)'}`, { plugin: 'module', function: opts.fn });
+  }
+  checkNumbers(opts.fn, plugin.functionType(opts.fn), opts.args, opts.texts);
+  const message = opts.input === undefined ? undefined : await readInput(opts.input, io.stdin);
+  const inst = await engine.getInstance('module', {
+    emits: opts.emits,
+    onEmit: (subject, data) => {
+      io.stderr.write(`emit ${subject}: ${show(data)}\n`);
+    },
+  });
   try {
-    return render(inst, opts);
+    inst.setMessage(opts.subject ?? (message !== undefined ? 'call' : null), opts.headers.length > 0 ? headerMap(opts.headers) : undefined);
+    const results = message !== undefined ? stageCall(inst, opts, message) : functionCall(inst, opts);
+    if (results === undefined) io.stderr.write(`(no output: ${opts.fn} gave none and returned 0, as a stage filtering the message; --returns number prints the value)\n`);
+    else for (const r of results) io.stdout.write(typeof r === 'string' ? `${r}\n` : r);
+    return 0;
+  } catch (error) {
+    if (error instanceof SignatureError && message === undefined) throw new SignatureError(`${error.message}${numberHint(opts.args, opts.texts)}`, { ...error, cause: error });
+    throw error;
   } finally {
     inst.remove();
   }
 }
 
-function render(inst: Instance, opts: CallArgs): string {
-  return inst.plugin.abi === 'wasp/1' ? renderWasp(inst, opts) : renderPointer(inst, opts);
+/** What a stage does with one message: its outputs, one per line (or raw with --returns bytes). */
+function stageCall(inst: Instance, opts: CallArgs, message: Uint8Array): (string | Uint8Array)[] | undefined {
+  const abi = inst.plugin.abi;
+  const type = formatType(inst.plugin.functionType(opts.fn));
+  if (type !== STAGE_TYPES[abi]) throw new SignatureError(`${opts.fn} has type ${type}; a stage of a ${abi} plugin needs ${STAGE_TYPES[abi]}`, { plugin: 'module', function: opts.fn });
+  const outputs = abi === 'wasp/1' ? inst.callOutputs(opts.fn, message) : [inst.callBytes(opts.fn, message)].filter((o): o is Uint8Array => o !== null);
+  if (outputs.length === 0) return undefined;
+  return outputs.map((o) => (opts.returns === 'bytes' ? Buffer.from(o).toString('hex') : Buffer.concat([o, Buffer.from('\n')])));
+}
+
+function functionCall(inst: Instance, opts: CallArgs): string[] | undefined {
+  return inst.plugin.abi === 'wasp/1' ? callWasp(inst, opts) : [callPointer(inst, opts)];
 }
 
 /**
@@ -49,7 +69,7 @@ function render(inst: Instance, opts: CallArgs): string {
  * wasp-go, whose results come back by pointer, a string argument means a string result and
  * numbers alone a number.
  */
-function renderPointer(inst: Instance, { fn, args, returns }: CallArgs): string {
+function callPointer(inst: Instance, { fn, args, returns }: CallArgs): string {
   const kind =
     returns !== 'auto' ? returns
     : inst.plugin.abi === 'extism' || args.some((a) => typeof a === 'string') ? 'string'
@@ -60,90 +80,59 @@ function renderPointer(inst: Instance, { fn, args, returns }: CallArgs): string 
   return value === undefined ? '' : String(value);
 }
 
-function renderWasp(inst: Instance, { fn, args, returns }: CallArgs): string {
+function callWasp(inst: Instance, { fn, args, returns }: CallArgs): string[] | undefined {
   switch (returns) {
     case 'number':
-      return String(inst.call(fn, ...args));
+      return [String(inst.call(fn, ...args))];
     case 'string':
-      return inst.callOutputs(fn, ...args).map((o) => Buffer.from(o).toString('utf8')).join('\n');
+      return inst.callOutputs(fn, ...args).map((o) => Buffer.from(o).toString('utf8'));
     case 'bytes':
-      return inst.callOutputs(fn, ...args).map((o) => Buffer.from(o).toString('hex')).join('\n');
+      return inst.callOutputs(fn, ...args).map((o) => Buffer.from(o).toString('hex'));
     case 'auto': {
       const { value, outputs, errorMessage } = inst.callRaw(fn, ...args);
       // An output, or a message set with wasp.error, means the return value is a status.
       if ((outputs.length > 0 || errorMessage !== null) && value !== 0) {
         throw new Error(`${fn} failed with status ${String(value)}${errorMessage === null ? '' : `: ${errorMessage}`}`);
       }
-      if (outputs.length > 0) return outputs.map((o) => Buffer.from(o).toString('utf8')).join('\n');
-      return value === undefined ? '' : String(value);
+      if (outputs.length > 0) return outputs.map((o) => Buffer.from(o).toString('utf8'));
+      // a message in, nothing out and 0 back: a stage that filtered it, not the number 0
+      if (value === 0 && isMessageCall(inst, fn, args)) return undefined;
+      return value === undefined ? [] : [String(value)];
     }
   }
 }
 
-function parseCallArgs(argv: string[]): CallArgs {
-  const positional: string[] = [];
-  let returns: Returns = 'auto';
-  const env: Record<string, string> = {};
-  let memoryPages: number | undefined;
-  let abi: AbiName | undefined;
-  let onlyPositional = false;
-  for (let i = 0; i < argv.length; i++) {
-    const token = argv[i]!;
-    if (onlyPositional || !token.startsWith('--')) {
-      positional.push(token);
-      continue;
-    }
-    if (token === '--') {
-      onlyPositional = true;
-      continue;
-    }
-    const eq = token.indexOf('=');
-    const flag = eq === -1 ? token : token.slice(0, eq);
-    const value = (): string => {
-      if (eq !== -1) return token.slice(eq + 1);
-      const next = argv[++i];
-      if (next === undefined) throw new UsageError(`${flag} needs a value`);
-      return next;
-    };
-    if (flag === '--returns') {
-      const r = value();
-      if (r !== 'string' && r !== 'bytes' && r !== 'number') throw new UsageError(`--returns must be string, bytes or number, not ${r}`);
-      returns = r;
-    } else if (flag === '--env') {
-      const pair = value();
-      const at = pair.indexOf('=');
-      if (at <= 0) throw new UsageError(`--env takes KEY=VALUE, not ${pair}`);
-      env[pair.slice(0, at)] = pair.slice(at + 1);
-    } else if (flag === '--abi') {
-      const a = value();
-      if (!ABI_NAMES.includes(a as AbiName)) throw new UsageError(`--abi must be one of ${ABI_NAMES.join(', ')}, not ${a}`);
-      abi = a as AbiName;
-    } else if (flag === '--memory-pages') {
-      memoryPages = Number(value());
-      if (!Number.isInteger(memoryPages) || memoryPages < 1) throw new UsageError('--memory-pages takes a positive integer');
-    } else {
-      throw new UsageError(`unknown option ${flag}`);
-    }
-  }
-  const [module, fn, ...rest] = positional;
-  if (module === undefined || fn === undefined) throw new UsageError('wasp call needs a module and a function');
-  return { module, fn, args: rest.map(parseArg), returns, env, memoryPages, abi };
+function isMessageCall(inst: Instance, fn: string, args: readonly Arg[]): boolean {
+  return args.length === 1 && typeof args[0] !== 'number' && typeof args[0] !== 'bigint' && formatType(inst.plugin.functionType(fn)) === STAGE_TYPES['wasp/1'];
 }
 
-/** A JSON number is numeric (an integer beyond 2^53 stays exact as bigint); anything else is a string. */
-export function parseArg(text: string): Arg {
-  let value: unknown;
+/** A file's bytes, or standard input's for `-`, unchanged (binary-safe). */
+async function readInput(input: string, stdin: NodeJS.ReadableStream): Promise<Uint8Array> {
+  if (input !== '-') {
+    return new Uint8Array(
+      await readFile(input).catch((cause: Error) => {
+        throw new Error(`cannot read --input ${input}: ${cause.message}`, { cause });
+      }),
+    );
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+function headerMap(pairs: [string, string][]): { get(name: string): string | undefined; values(name: string): readonly string[] } {
+  const map = new Map<string, string[]>();
+  for (const [k, v] of pairs) map.set(k, [...(map.get(k) ?? []), v]);
+  return { get: (name) => map.get(name)?.[0], values: (name) => map.get(name) ?? [] };
+}
+
+/** Data as text when it is UTF-8, else as hex. */
+function show(data: Uint8Array): string {
   try {
-    value = JSON.parse(text);
+    return new TextDecoder('utf-8', { fatal: true }).decode(data);
   } catch {
-    return text;
+    return `0x${Buffer.from(data).toString('hex')}`;
   }
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number') {
-    if (/^-?\d+$/.test(text.trim()) && !Number.isSafeInteger(value)) return BigInt(text.trim());
-    return value;
-  }
-  return text;
 }
 
 /**

@@ -36,10 +36,15 @@ const FLEET_EXIT: [number, string][] = [
 export const HELP: Record<string, CommandHelp> = {
   call: {
     summary: 'call one export of a module, as a test of a plugin',
-    usage: ['call <module.wasm> <function> [ARG ...] [options]'],
+    usage: ['call <module.wasm> <function> [ARG ...] [options]', 'call <module.wasm> <function> --input FILE|- [--subject S] [--header K=V ...] [options]'],
     description:
-      'Registers the module, makes one instance and calls the function once. Each ARG is parsed as JSON: a JSON number is a numeric argument (integers beyond 2^53 stay exact), a JSON string a string argument; anything else is passed as a string of its own text. To pass text that looks like a number, quote it as JSON: \'"42"\'. Put -- before arguments that start with --. Without --returns the outputs are printed as UTF-8 text, one per line, when the plugin gave any; otherwise the function\'s numeric return value. The ABI is detected from the module; for wasp-go, a string argument means a string result, numbers alone a number. Callback imports get stand-ins that fail the call only if it reaches one.',
+      'Registers the module, makes one instance and calls the function once. Each ARG is parsed as JSON: a JSON number is a numeric argument (integers beyond 2^53 stay exact), a JSON string a string argument; anything else is passed as a string of its own text. To pass text that looks like a number, quote it as JSON: \'"42"\'. Put -- before arguments that start with --. Without --returns the outputs are printed as UTF-8 text, one per line, when the plugin gave any; otherwise the function\'s numeric return value, except for a message in and nothing out with 0 back, which is a stage filtering the message (said on stderr). A number a parameter cannot hold (out of range, or a fraction for an integer) is a usage mistake, and a function the module does not export is answered with the list of those it does. The ABI is detected from the module; for wasp-go, a string argument means a string result, numbers alone a number. Callback imports get stand-ins that fail the call only if it reaches one.',
     options: [
+      ['--input FILE|-', 'call the function as a pipeline stage does, with a file\'s bytes (or stdin\'s, for -) as the message'],
+      ['--subject S', 'the message\'s subject, as wasp.subject answers it (default with --input: call)'],
+      ['--header K=V', 'a message header, as wasp.header answers it (repeatable)'],
+      ['--emits PATTERN', 'a subject pattern side outputs may go to (repeatable; default: any); each side output is printed on stderr as emit SUBJECT: DATA'],
+      ['--log-level LEVEL', 'the plugin\'s log lines on stderr from this level: trace, debug, info (default), warn, error'],
       ['--returns string|bytes|number', 'how to print the result (bytes: hex)'],
       ['--env KEY=VALUE', 'an environment variable the plugin sees (repeatable)'],
       ['--memory-pages N', 'cap on linear memory, in 64 KiB pages'],

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseArg } from '../../src/cli/call.js';
-import { wasp } from '../helpers/cli.js';
+import { spawnWasp, wasp } from '../helpers/cli.js';
 import { kits, root, wat, watExample } from '../helpers/plugins.js';
 import { waspGoPlugin } from '../helpers/wasp-go.js';
 
@@ -62,8 +62,12 @@ describe('wasp call', () => {
     const trap = await wasp(['call', c, 'trap']);
     expect(trap.code).toBe(1);
     expect(trap.stderr).toMatch(/^error: plugin module: trap trapped: unreachable/);
+    // a wrong name lists what there is
     const missing = await wasp(['call', c, 'nope']);
-    expect(missing).toMatchObject({ code: 1, stderr: 'error: plugin module exports no function nope\n' });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^error: .*examples\.wasm exports no function nope; its functions:\n/);
+    expect(missing.stderr).toMatch(/^ {2}sum \(i32, i32\) -> i32$/m);
+    expect(missing.stderr).toMatch(/^ {2}hello \(i32, i32\) -> i32$/m);
     const callback = await wasp(['call', c, 'callback']);
     expect(callback.code).toBe(1);
     expect(callback.stderr).toMatch(/plugin\.call_me, a host callback that wasp call does not provide/);
@@ -85,6 +89,75 @@ describe('wasp call', () => {
       expect(result.code, args.join(' ')).toBe(2);
       expect(result.stderr).toMatch(/^error: .*\nusage:/);
     }
+  });
+});
+
+describe('wasp call shows what a stage does', () => {
+  const as = kits.find((k) => k.language === 'assemblyscript')!.path;
+  const text = `${root}pipelines/text/text.wasm`;
+
+  /** wasp call with `input` on its standard input. */
+  async function piped(args: string[], input: Uint8Array) {
+    const child = spawnWasp(args);
+    child.child.stdin!.end(input);
+    const { code } = await child.exited;
+    return { code, stdout: child.stdout(), stderr: child.stderr() };
+  }
+
+  it('takes the message from a file or stdin, byte for byte, with its subject and headers', async () => {
+    const tagged = await piped(['call', as, 'tag', '--input', '-', '--subject', 'orders.eu', '--header', 'X-Tag=blue'], Buffer.from('hi'));
+    expect(tagged).toEqual({ code: 0, stdout: 'orders.eu;blue;hi\n', stderr: '' });
+    const binary = Buffer.from([0xff, 0x00, 0x0a, 0x80, 0x41]);
+    const file = join(tmpdir(), `wasp-call-input-${process.pid}.bin`);
+    await writeFile(file, binary);
+    const same = await wasp(['call', text, 'identity', '--input', file, '--returns', 'bytes']);
+    expect(same).toEqual({ code: 0, stdout: `${binary.toString('hex')}\n`, stderr: '' });
+    expect((await wasp(['call', text, 'identity', '--input', file, 'extra'])).code).toBe(2);
+    expect((await wasp(['call', text, 'identity', '--input', '/nonexistent'])).stderr).toMatch(/cannot read --input \/nonexistent/);
+  });
+
+  it('prints side outputs on stderr, refuses those --emits does not allow, and shows every output of a flat-map', async () => {
+    expect(await wasp(['call', as, 'audit', 'hello'])).toEqual({ code: 0, stdout: 'hello\n', stderr: 'emit audit.as: hello\n' });
+    const refused = await wasp(['call', as, 'audit', 'hello', '--emits', 'other.>']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/emit refused: -2/);
+    expect((await wasp(['call', as, 'audit', 'hello', '--emits', 'audit.*'])).code).toBe(0);
+    const words = await piped(['call', text, 'words', '--input', '-'], Buffer.from('one two three'));
+    expect(words.stdout).toBe('one\ntwo\nthree\n');
+  });
+
+  it('shows the plugin\'s log lines on stderr at --log-level, and says when a message gave no output', async () => {
+    const logged = await wasp(['call', as, 'shout', 'hello there']);
+    expect(logged.code).toBe(0);
+    expect(logged.stdout).toBe('');
+    expect(logged.stderr).toMatch(/ INFO {2}hello there \{"plugin":"module","function":"shout"\}\n/);
+    expect(logged.stderr).toMatch(/\(no output: shout gave none and returned 0/);
+    expect((await wasp(['call', as, 'shout', 'quiet', '--log-level', 'warn'])).stderr).not.toMatch(/quiet/);
+    const filtered = await piped(['call', text, 'fail_on_x', '--input', '-'], Buffer.from('box'));
+    expect(filtered.code).toBe(1);
+    expect(filtered.stderr).toMatch(/contains x/);
+  });
+
+  it('refuses a number a parameter cannot hold, or a fraction for an integer, as usage mistakes', async () => {
+    for (const [args, why] of [
+      [['sum', '4294967296', '0'], /argument 1 of sum is an i32: 4294967296 is out of its range/],
+      [['sum', '1.5', '2'], /argument 1 of sum is an i32: 1.5 has a fraction/],
+      [['sum', '1', '-2147483649'], /argument 2 of sum is an i32: -2147483649 is out of its range/],
+      [['add_i64', '18446744073709551616', '0'], /argument 1 of add_i64 is an i64: .* is out of its range/],
+    ] as const) {
+      const result = await wasp(['call', as, ...args]);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toMatch(why);
+    }
+    // both readings of 32 bits are fine: 4294967295 is -1
+    expect((await wasp(['call', as, 'sum', '4294967295', '1'])).stdout).toBe('0\n');
+  });
+
+  it('says how to pass a number as text when it does not fit', async () => {
+    const result = await wasp(['call', as, 'hello', '42']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/42 was read as a number; to pass text, quote it as JSON: '"42"'/);
+    expect((await wasp(['call', as, 'hello', '"42"'])).stdout).toBe('Hello 42\n');
   });
 });
 
