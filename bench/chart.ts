@@ -2,7 +2,8 @@
 // scale) of Wasp against a direct call and Extism's JS SDK, per-message
 // throughput as a share of the bare relay (64 B, one stage), and the pipeline
 // matrix: cost per message against the number of stages for each transport and
-// message size, and every cell's share of its bare relay. Plain SVG, no dependencies.
+// message size, and every cell's share of its bare relay; then latency percentiles at a share of
+// each system's maximum rate, and what metrics cost. Plain SVG, no dependencies.
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 
@@ -56,6 +57,7 @@ interface MatrixRow {
 const STAGE_COUNTS = [1, 2, 4, 8];
 const sizeLabel = (bytes: number): string => (bytes >= 1024 ? `${bytes / 1024} KiB` : `${bytes} B`);
 const short = (x: number): string => x.toLocaleString('en', { maximumSignificantDigits: 3 });
+const duration = (us: number): string => (us >= 1e6 ? `${short(us / 1e6)} s` : us >= 1e3 ? `${short(us / 1e3)} ms` : `${short(us)} us`);
 
 /**
  * One transport at one size: us per message against the number of stages,
@@ -128,6 +130,74 @@ function matrixPanels(matrix: MatrixRow[], x0: number, y0: number, width: number
   return { svg: parts.join('\n'), height: gridY - y0 + grid.height };
 }
 
+interface LatencyRun {
+  load: number;
+  targetMsgPerSec: number;
+  lost: number;
+  p50Us: number;
+  p99Us: number;
+  p999Us: number;
+}
+
+interface LatencyResults {
+  date: string;
+  loadAverage?: { before: number; after: number };
+  systems: { transport: string; variant: string; maxMsgPerSec: number; runs: LatencyRun[] }[];
+  metricsCost: { ratio: number; cpuRatio: number; rounds: { ratio: number }[] } | null;
+}
+
+/**
+ * Latency: a row per system and load, p99.9, p99 and p50 drawn over one another (lighter to
+ * darker) on a log scale, with 1 ms marked; then what metrics cost, as a line of text.
+ */
+function latencyPanels(latency: LatencyResults | undefined, x0: number, y0: number, width: number): { svg: string; height: number } {
+  if (latency === undefined || latency.systems.length === 0) return { svg: '', height: 0 };
+  const rows = latency.systems.flatMap((s) => s.runs.map((r) => ({ s, r })));
+  const [labelW, rowH, textW] = [300, 22, 230];
+  const [left, plotW] = [x0 + labelW, width - labelW - textW];
+  const floor = 10;
+  const ceiling = 10 ** Math.ceil(Math.log10(Math.max(1000, ...rows.map(({ r }) => r.p999Us || 0))));
+  const x = (us: number): number => left + (Math.log10(Math.min(ceiling, Math.max(floor, us)) / floor) / Math.log10(ceiling / floor)) * plotW;
+  const top = y0 + 14;
+  const bottom = top + rows.length * rowH;
+  const parts = [
+    `<text x="${x0}" y="${y0}" font-weight="bold">Latency, publish to output (log scale): <tspan fill-opacity="0.35">p99.9</tspan>, <tspan fill-opacity="0.65">p99</tspan>, p50, at a share of each system's maximum rate</text>`,
+    `<text x="${left + plotW + 30}" y="${y0}" fill="#666">p50 / p99 / p99.9</text>`,
+  ];
+  for (let us = floor; us <= ceiling; us *= 10) {
+    parts.push(`<line x1="${x(us)}" x2="${x(us)}" y1="${top}" y2="${bottom}" stroke="#eee"/>`, `<text x="${x(us)}" y="${bottom + 14}" text-anchor="middle" fill="#666">${duration(us)}</text>`);
+  }
+  parts.push(`<line x1="${x(1000)}" x2="${x(1000)}" y1="${top - 4}" y2="${bottom}" stroke="#c00" stroke-dasharray="4 3"/>`, `<text x="${x(1000) + 4}" y="${top + 2}" fill="#c00">1 ms</text>`);
+  rows.forEach(({ s, r }, i) => {
+    const y = top + i * rowH;
+    const colour = s.variant === 'Wasm stage' ? COLOURS.wasp : s.variant === 'bare relay' ? COLOURS.bare : '#c8ced6';
+    const label = `${s.transport}, ${s.variant}, ${Math.round(r.load * 100)}% (${r.targetMsgPerSec.toLocaleString('en')}/s)`;
+    parts.push(`<text x="${x0}" y="${y + 14}">${escape(label)}</text>`);
+    for (const [us, opacity] of [[r.p999Us, 0.35], [r.p99Us, 0.65], [r.p50Us, 1]] as const) {
+      parts.push(`<rect x="${left}" y="${y + 3}" width="${Math.max(1, x(us) - left).toFixed(1)}" height="${rowH - 6}" fill="${colour}" fill-opacity="${opacity}"/>`);
+    }
+    const lost = r.lost > 0 ? `, ${r.lost.toLocaleString('en')} lost` : '';
+    parts.push(`<text x="${left + plotW + 30}" y="${y + 14}">${escape(`${duration(r.p50Us)} / ${duration(r.p99Us)} / ${duration(r.p999Us)}${lost}`)}</text>`);
+  });
+  let height = bottom + 14 - y0;
+  const cost = latency.metricsCost;
+  if (cost) {
+    const text = `Metrics on (--http), core NATS pipeline: ${cost.ratio.toFixed(2)} of its maximum rate without them, ${cost.cpuRatio.toFixed(2)}x its CPU per message (medians of ${cost.rounds.length} paired rounds)`;
+    parts.push(`<text x="${x0}" y="${y0 + height + 24}">${escape(text)}</text>`);
+    height += 24;
+  }
+  return { svg: parts.join('\n'), height };
+}
+
+async function readOptional<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as T;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
 export async function drawChart(): Promise<string> {
   const engine = JSON.parse(await readFile(`${results}engine.json`, 'utf8'));
   const pipeline = JSON.parse(await readFile(`${results}pipeline.json`, 'utf8')) as { date: string; rows: HeadlineRow[]; matrix?: MatrixRow[] };
@@ -154,13 +224,21 @@ export async function drawChart(): Promise<string> {
   const middle = panel('Per message, 64 B, one stage: share of the bare relay (best of the rounds)', perMessage, 20, y1, width, (v) => Math.min(v, 1.2) / 1.2);
   const y2 = y1 + 14 + perMessage.length * 22 + 40;
   const matrix = matrixPanels(pipeline.matrix ?? [], 20, y2, width - 40);
-  const height = y2 + matrix.height + 30;
+  // the latency bench is the newest part: a results directory from before it draws without it
+  const latency = await readOptional<LatencyResults>(`${results}latency.json`);
+  const y3 = y2 + matrix.height + 40;
+  const latencyPart = latencyPanels(latency, 20, y3, width - 40);
+  const height = (latencyPart.height > 0 ? y3 + latencyPart.height : y2 + matrix.height) + 30;
+  // its tails depend on what else ran on the machine: the load average says how much did
+  const load = latency?.loadAverage ? ` (load average ${latency.loadAverage.before}-${latency.loadAverage.after})` : '';
+  const latencyDate = latency ? `, latency ${escape(String(latency.date).slice(0, 10))}${load}` : '';
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
 ${top}
 ${middle}
 ${matrix.svg}
-<text x="20" y="${height - 10}" fill="#666">npm run bench: per call ${escape(String(engine.date).slice(0, 10))}, per message ${escape(String(pipeline.date).slice(0, 10))}, Node ${escape(engine.node)}, ${engine.cores} cores</text>
+${latencyPart.svg}
+<text x="20" y="${height - 10}" fill="#666">npm run bench: per call ${escape(String(engine.date).slice(0, 10))}, per message ${escape(String(pipeline.date).slice(0, 10))}${latencyDate}, Node ${escape(engine.node)}, ${engine.cores} cores</text>
 </svg>
 `;
 }
