@@ -57,6 +57,19 @@ export const HELP: Record<string, CommandHelp> = {
     ],
     example: 'wasp call plugins/c/examples.wasm hello Nic          # Hello Nic',
   },
+  inspect: {
+    summary: 'what a module is: ABI, exports and how to call each, imports and what answers them',
+    usage: ['inspect <module.wasm> [--abi wasp/1|wasp-go|extism]'],
+    description:
+      'Reads a module without running any of it and prints its size and SHA-256 (for a pipeline\'s sha256: pin), the ABI it was built for (detected, as the engine detects it, unless --abi says), its memory and the cap registration puts on it, each export with its Wasm type and what it can be called as (a stage, numbers, used by the ABI itself), and each import with what answers it (the host, WASI, a host callback an embedding program must add, or nothing: refused, with the reason).',
+    options: [['--abi ABI', 'read it as built for this ABI']],
+    exitCodes: [
+      [0, 'read; every import can be answered'],
+      [1, 'the file cannot be read or is not a module, or an import is refused (registration would fail)'],
+      [2, 'a usage mistake'],
+    ],
+    example: 'wasp inspect plugins/c/examples.wasm',
+  },
   run: {
     summary: 'run a pipeline until SIGINT/SIGTERM (or the end of stdin), then drain',
     usage: ['run <pipeline.yaml> [--log-level LEVEL] [--log-format text|json] [--http HOST:PORT]'],

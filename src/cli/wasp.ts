@@ -2,6 +2,7 @@
 import { callCommand } from './call.js';
 import { deployCommand, undeployCommand } from './deploy.js';
 import { statusCommand } from './fleet-status.js';
+import { inspectCommand } from './inspect.js';
 import { lsCommand } from './ls.js';
 import { runCommand } from './run.js';
 import { testCommand } from './test.js';
@@ -15,6 +16,7 @@ import { VERSION } from '../version.js';
 const commands: Record<string, Command> = {
   call: callCommand,
   deploy: deployCommand,
+  inspect: inspectCommand,
   ls: lsCommand,
   run: runCommand,
   status: statusCommand,

@@ -209,6 +209,46 @@ function chooseAbi(asked: AbiName | undefined, info: ReturnType<typeof readModul
   return abi;
 }
 
+/** How one import of a module is answered, for an ABI and the callbacks at hand. */
+export type ImportResolution =
+  | { by: 'host' | 'wasi' }
+  | { by: 'callback'; callback: Callback }
+  | { by: 'refused'; reason: string; problem: UnresolvedImportProblem };
+
+/** One import against what the engine offers: its own host functions for the ABI, WASI, or a callback. */
+export function resolveImport(imp: ImportInfo, callbacks: ReadonlyMap<string, Callback>, abi: AbiName = 'wasp/1'): ImportResolution {
+  const refused = (reason: string, problem: UnresolvedImportProblem): ImportResolution => ({ by: 'refused', reason, problem });
+  if (imp.kind !== 'function') return refused(`is a ${imp.kind}; the engine provides only functions`, 'not-a-function');
+  const type = imp.type!;
+  const goHost = abi === 'wasp-go' && Object.hasOwn(WASP_GO_HOST_IMPORTS, imp.module) ? WASP_GO_HOST_IMPORTS[imp.module]! : undefined;
+  if (goHost !== undefined && Object.hasOwn(goHost, imp.name)) {
+    return sameType(goHost[imp.name]!, type) ? { by: 'host' } : refused(`has type ${formatType(type)}, expected ${formatType(goHost[imp.name]!)}`, 'wrong-type');
+  }
+  const kernelName =
+    abi !== 'extism' ? undefined
+    : imp.module === EXTISM_ENV ? imp.name
+    : imp.module === 'env' && imp.name.startsWith(EXTISM_OLD_PREFIX) ? imp.name.slice(EXTISM_OLD_PREFIX.length)
+    : undefined;
+  if (kernelName !== undefined) {
+    const expected =
+      Object.hasOwn(EXTISM_IMPORTS, kernelName) ? EXTISM_IMPORTS[kernelName]
+      : Object.hasOwn(EXTISM_REFUSED, kernelName) ? EXTISM_REFUSED[kernelName]
+      : undefined;
+    if (expected === undefined) return refused(`is not a function of Extism's kernel that Wasp offers (${Object.keys(EXTISM_IMPORTS).join(', ')})`, 'unknown-host-function');
+    return sameType(expected, type) ? { by: 'host' } : refused(`has type ${formatType(type)}, expected ${formatType(expected)}`, 'wrong-type');
+  }
+  if (abi === 'wasp/1' && imp.module === 'wasp') {
+    const expected = Object.hasOwn(HOST_IMPORTS, imp.name) ? HOST_IMPORTS[imp.name] : undefined;
+    if (expected === undefined) return refused(`is not a wasp host function (${Object.keys(HOST_IMPORTS).join(', ')})`, 'unknown-host-function');
+    return sameType(expected, type) ? { by: 'host' } : refused(`has type ${formatType(type)}, expected ${formatType(expected)}`, 'wrong-type');
+  }
+  if (WASI_MODULES.has(imp.module)) return { by: 'wasi' };
+  const callback = callbacks.get(`${imp.module}.${imp.name}`);
+  if (callback === undefined) return refused('has no callback: add it with engine.addCallback before registering the plugin', 'no-callback');
+  const wanted = abi === 'wasp-go' ? waspGoCallbackType(callback.signature) : abi === 'extism' ? extismCallbackType(callback.signature) : callback.wasmType;
+  return sameType(wanted, type) ? { by: 'callback', callback } : refused(`has type ${formatType(type)}, but the callback's signature needs ${formatType(wanted)}`, 'wrong-type');
+}
+
 /**
  * Every import must be a host function of the plugin's ABI, WASI, or a registered callback of
  * the Wasm signature the ABI gives it (wasp/1: a string is (ptr, len); wasp-go: one pointer).
@@ -216,44 +256,9 @@ function chooseAbi(asked: AbiName | undefined, info: ReturnType<typeof readModul
 function resolveImports(imports: ImportInfo[], callbacks: ReadonlyMap<string, Callback>, context: ErrorContext, abi: AbiName = 'wasp/1'): Callback[] {
   const used: Callback[] = [];
   for (const imp of imports) {
-    const refuse = (reason: string, problem: UnresolvedImportProblem): never => {
-      throw new UnresolvedImportError(imp.module, imp.name, reason, context, problem);
-    };
-    if (imp.kind !== 'function') refuse(`is a ${imp.kind}; the engine provides only functions`, 'not-a-function');
-    const type = imp.type!;
-    const goHost = abi === 'wasp-go' && Object.hasOwn(WASP_GO_HOST_IMPORTS, imp.module) ? WASP_GO_HOST_IMPORTS[imp.module]! : undefined;
-    if (goHost !== undefined && Object.hasOwn(goHost, imp.name)) {
-      if (!sameType(goHost[imp.name]!, type)) refuse(`has type ${formatType(type)}, expected ${formatType(goHost[imp.name]!)}`, 'wrong-type');
-      continue;
-    }
-    const kernelName =
-      abi !== 'extism' ? undefined
-      : imp.module === EXTISM_ENV ? imp.name
-      : imp.module === 'env' && imp.name.startsWith(EXTISM_OLD_PREFIX) ? imp.name.slice(EXTISM_OLD_PREFIX.length)
-      : undefined;
-    if (kernelName !== undefined) {
-      const expected =
-        Object.hasOwn(EXTISM_IMPORTS, kernelName) ? EXTISM_IMPORTS[kernelName]
-        : Object.hasOwn(EXTISM_REFUSED, kernelName) ? EXTISM_REFUSED[kernelName]
-        : undefined;
-      if (expected === undefined) refuse(`is not a function of Extism's kernel that Wasp offers (${Object.keys(EXTISM_IMPORTS).join(', ')})`, 'unknown-host-function');
-      else if (!sameType(expected, type)) refuse(`has type ${formatType(type)}, expected ${formatType(expected)}`, 'wrong-type');
-      continue;
-    }
-    if (abi === 'wasp/1' && imp.module === 'wasp') {
-      const expected = Object.hasOwn(HOST_IMPORTS, imp.name) ? HOST_IMPORTS[imp.name] : undefined;
-      if (expected === undefined) refuse(`is not a wasp host function (${Object.keys(HOST_IMPORTS).join(', ')})`, 'unknown-host-function');
-      else if (!sameType(expected, type)) refuse(`has type ${formatType(type)}, expected ${formatType(expected)}`, 'wrong-type');
-    } else if (WASI_MODULES.has(imp.module)) {
-      continue;
-    } else {
-      const callback = callbacks.get(`${imp.module}.${imp.name}`);
-      if (callback === undefined) refuse('has no callback: add it with engine.addCallback before registering the plugin', 'no-callback');
-      const wanted = abi === 'wasp-go' ? waspGoCallbackType(callback!.signature) : abi === 'extism' ? extismCallbackType(callback!.signature) : callback!.wasmType;
-      if (!sameType(wanted, type)) {
-        refuse(`has type ${formatType(type)}, but the callback's signature needs ${formatType(wanted)}`, 'wrong-type');
-      } else used.push(callback!);
-    }
+    const resolution = resolveImport(imp, callbacks, abi);
+    if (resolution.by === 'refused') throw new UnresolvedImportError(imp.module, imp.name, resolution.reason, context, resolution.problem);
+    if (resolution.by === 'callback') used.push(resolution.callback);
   }
   return used;
 }
