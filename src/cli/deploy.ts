@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ConfigError, loadPipelineFile } from '../pipeline/config/load.js';
+import { ConfigError, formatWarning, loadPipelineFile } from '../pipeline/config/load.js';
 import { draftDeployment } from '../fleet/deployment.js';
 import { NotDeployableError } from '../fleet/errors.js';
 import { FleetStore, sha256Hex } from '../fleet/store.js';
@@ -48,6 +48,8 @@ export async function deployCommand(argv: string[], io: CommandIO): Promise<numb
       io.stderr.write(formatProblems(error.problems));
       return 1;
     }
+    // workers run it on NATS, whatever the file says: its input is reachable there
+    for (const w of loaded.warnings) if (w.kind !== 'unreachable-input') io.stderr.write(`${formatWarning(w)}\n`);
     const bytes: Record<string, Uint8Array> = {};
     const digests: Record<string, { sha256: string; size: number }> = {};
     for (const [name, plugin] of Object.entries(loaded.config.plugins)) {

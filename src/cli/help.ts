@@ -85,12 +85,13 @@ export const HELP: Record<string, CommandHelp> = {
   },
   validate: {
     summary: 'check pipeline files (and their test cases) without running them',
-    usage: ['validate <pipeline.yaml>...'],
+    usage: ['validate <pipeline.yaml>... [--strict]'],
     description:
-      'Reports every problem of every file as file:line:column: key: message, without touching NATS: the schema, references between keys, files on disk, each plugin compiled and each stage function\'s type. A pipeline\'s test cases (its tests: list, NAME.test.yaml beside it) are checked with it.',
+      'Reports every problem of every file as file:line:column: key: message, without touching NATS: the schema, references between keys, files on disk, each plugin compiled and each stage function\'s type. A pipeline\'s test cases (its tests: list, NAME.test.yaml beside it) are checked with it. Warnings, on stderr, point at what may not mean what it says: an output, dead-letter or side-output subject the input receives again (a loop), a subject input on the embedded bus (nothing outside the process reaches it), keys that change nothing (ordered: false inline, a plugin no stage uses, a timeoutMs every stage overrides).',
+    options: [['--strict', 'a file with warnings fails too']],
     exitCodes: [
-      [0, 'every file is fine'],
-      [1, 'a file has problems'],
+      [0, 'every file is fine (warnings allowed without --strict)'],
+      [1, 'a file has problems (or, with --strict, warnings)'],
       [2, 'a usage mistake'],
     ],
     example: 'wasp validate pipelines/text/*.yaml',

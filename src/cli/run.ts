@@ -17,6 +17,7 @@ import { formatProblems } from './validate.js';
 import { StatusLine, summary, summaryFields } from './status.js';
 import { stderrLogger, type LogFormat } from './stderr-logger.js';
 import { httpOption, logFormatOption, logLevelOption } from './options.js';
+import { forceExit } from './signals.js';
 import { UsageError } from './usage.js';
 
 /** How long the process may take to end by itself once the run is over, before it is made to. */
@@ -64,6 +65,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   const base = stderrLogger(io.stderr, level, () => status?.clear(), format);
   // JSON lines name their pipeline; text lines say it once, at start-up
   const logger = format === 'json' ? withFields(base, { pipeline: config.name }) : base;
+  for (const w of loaded.warnings) logger.warn(`${w.path}: ${w.message}`, { file: w.file, line: w.line });
   // Before the pipeline runs a signal stops start-up (the wait for NATS included); then it drains.
   const startup = new AbortController();
   let pipeline: Pipeline | undefined;
@@ -77,9 +79,11 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     if (!running) {
       if (!startup.signal.aborted) startup.abort(new InterruptedError(signal));
     } else if (!draining) {
-      logger.info(`${signal}: draining`);
+      logger.info(`${signal}: draining (a second signal stops at once)`);
       draining = pipeline!.drain();
       draining.catch(drainFailed);
+    } else {
+      forceExit(signal, pipeline!.stats.inFlight, logger);
     }
   };
   process.on('SIGINT', onSignal);
@@ -149,8 +153,8 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       const { signal } = startup.signal.reason as InterruptedError;
       logger.info(
         waitingForNats
-          ? `${signal}: interrupted while waiting for NATS at ${config.nats!.servers.join(', ')}; exiting`
-          : `${signal}: interrupted during start-up; exiting`,
+          ? `${signal}: interrupted while waiting for NATS at ${config.nats!.servers.join(', ')}; nothing was processed; exiting`
+          : `${signal}: interrupted during start-up; nothing was processed; exiting`,
       );
       return 0;
     }

@@ -8,6 +8,7 @@ import { connectFleet, natsSettings, parseFleetArgs } from './fleet-connect.js';
 import { serveHttp } from '../observe/http.js';
 import { WaspMetrics } from '../observe/metrics.js';
 import { trackConnection } from '../transport/connect.js';
+import { forceExit } from './signals.js';
 import { stderrLogger } from './stderr-logger.js';
 import { httpOption, logFormatOption, logLevelOption } from './options.js';
 import { UsageError } from './usage.js';
@@ -31,8 +32,8 @@ export async function workerCommand(argv: string[], io: CommandIO): Promise<numb
   let service: Service | undefined;
   let started = false;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) return;
-    logger.info(`${signal}: draining`);
+    if (stopping) forceExit(signal, worker?.observed().reduce((n, p) => n + p.pipeline.stats.inFlight, 0) ?? 0, logger);
+    logger.info(`${signal}: draining (a second signal stops at once)`);
     stop.abort();
     stopping = (async () => {
       await service?.stop().catch(() => {});

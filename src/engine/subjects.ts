@@ -53,3 +53,17 @@ export function subjectMatches(pattern: string, subject: string): boolean {
   }
   return p.length === s.length;
 }
+
+/** Is there a subject both patterns match? (`*` is one token, `>` one or more at the end.) */
+export function patternsOverlap(a: string, b: string): boolean {
+  const x = a.split('.');
+  const y = b.split('.');
+  for (let i = 0; ; i++) {
+    const s = x[i];
+    const t = y[i];
+    if (s === '>' ) return t !== undefined;
+    if (t === '>') return s !== undefined;
+    if (s === undefined || t === undefined) return s === t;
+    if (s !== t && s !== '*' && t !== '*') return false;
+  }
+}

@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawnWasp, type WaspProcess } from '../helpers/cli.js';
+import { eventually, spawnWasp, type WaspProcess } from '../helpers/cli.js';
 import { freePort, NatsServer, type NatsServerOptions } from '../helpers/nats-server.js';
 import { textPlugin, writeConfig } from '../helpers/pipelines.js';
 
@@ -148,7 +148,35 @@ describe('wasp run: waiting for NATS', () => {
     const exited = await exitWithin(p, 5_000);
     expect(exited).toEqual({ code: 0, signal: null });
     expect(Date.now() - signalled).toBeLessThan(2_000);
-    expect(p.stderr()).toMatch(/SIGINT: interrupted while waiting for NATS at nats:\/\/127\.0\.0\.1:\d+; exiting/);
+    expect(p.stderr()).toMatch(/SIGINT: interrupted while waiting for NATS at nats:\/\/127\.0\.0\.1:\d+; nothing was processed; exiting/);
+  });
+});
+
+describe('wasp run: a second signal', () => {
+  it('stops a drain that cannot finish (a worker stage spinning with no deadline) at once, exit 130, saying what was left', async () => {
+    const config = await writeConfig(`
+name: stuck
+plugins:
+  text: { path: ${textPlugin} }
+input: { stdin: true }
+stages:
+  - { name: spin, plugin: text, function: spin_on_x, timeoutMs: 0, pool: { size: 1, mode: worker } }
+output: { stdout: true }
+`);
+    const p = spawnWasp(['run', config]);
+    try {
+      await p.waitFor('running');
+      p.child.stdin!.write('ok\nx\n');
+      await eventually(() => p.stdout(), (out) => out === 'ok\n', 10_000);
+      p.child.kill('SIGINT');
+      await p.waitFor('SIGINT: draining (a second signal stops at once)');
+      p.child.kill('SIGINT');
+      const exited = await exitWithin(p, 5_000);
+      expect(exited).toEqual({ code: 130, signal: null });
+      expect(p.stderr()).toMatch(/second SIGINT: stopping without finishing the drain; 1 input\(s\) in flight are not settled/);
+    } finally {
+      if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    }
   });
 });
 

@@ -14,7 +14,7 @@ describe('wasp validate on a hostile file', () => {
     const good = join(dirname(bad), 'good.yaml');
     await writeFile(
       good,
-      `name: t\nplugins: { text: { path: ${textPlugin} } }\ninput: { subject: in }\nstages: [{ name: u, plugin: text, function: upper }]\noutput: { subject: out }\n`,
+      `name: t\nplugins: { text: { path: ${textPlugin} } }\ninput: { stdin: true }\nstages: [{ name: u, plugin: text, function: upper }]\noutput: { stdout: true }\n`,
     );
     const result = await wasp(['validate', bad, good]);
     expect(result.code).toBe(1);

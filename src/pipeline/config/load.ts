@@ -6,9 +6,10 @@ import { compilePlugin, type Plugin } from '../../engine/plugin.js';
 import { pluginOptions, readWasiFiles } from '../plugin-options.js';
 import { MISSING_DEAD_LETTER, pipelineFileSchema, pluginSchema, stageSchema, type PipelineConfig, type PipelineFile, type PluginConfig } from './schema.js';
 import { checkCaseInputs } from './cases.js';
-import { ConfigError, formatPath, readYaml, type Path } from './yaml.js';
+import { lintPipeline } from './lint.js';
+import { ConfigError, formatPath, readYaml, type ConfigProblem, type Path } from './yaml.js';
 
-export { ConfigError, formatProblem, type ConfigProblem } from './yaml.js';
+export { ConfigError, formatProblem, formatWarning, type ConfigProblem } from './yaml.js';
 
 export interface LoadOptions {
   /** for ${VAR} substitution; process.env by default */
@@ -34,6 +35,8 @@ export interface LoadedPipeline {
   file: PipelineFile;
   config: PipelineConfig;
   plugins: ReadonlyMap<string, Plugin>;
+  /** what the file may mean without being wrong (see lint.ts): loops, an input nothing reaches, keys that change nothing */
+  warnings: ConfigProblem[];
 }
 
 export async function loadPipelineFile(file: string, options: LoadOptions = {}): Promise<LoadedPipeline> {
@@ -56,7 +59,8 @@ export async function parsePipelineFile(text: string, file: string, options: Loa
   const plugins = await checkMeaning(view, options.checkPlugins ?? true, read.problem);
   if (config !== undefined && read.data?.tests !== undefined) checkCaseInputs(read.data.tests, config.input, (path, message) => read.problem(['tests', ...path], message));
   if (read.problems.length > 0 || config === undefined) throw new ConfigError(file, read.problems);
-  return { file: read.data!, config, plugins };
+  const warnings = lintPipeline(config, read.raw).map((w) => ({ ...read.locate(w.path, w.message), kind: w.kind }));
+  return { file: read.data!, config, plugins, warnings };
 }
 
 /**

@@ -13,6 +13,8 @@ export interface ConfigProblem {
   /** the key's path, e.g. stages[0].function */
   path: string;
   message: string;
+  /** a warning's kind (see lint.ts); absent on a problem */
+  kind?: string;
 }
 
 /** A config file that cannot run; `problems` lists every problem found, not just the first. */
@@ -30,6 +32,11 @@ export function formatProblem(p: ConfigProblem): string {
   return `${p.file}:${p.line}:${p.column}: ${p.path || '(top)'}: ${p.message}`;
 }
 
+/** A warning, pointed at like a problem. */
+export function formatWarning(p: ConfigProblem): string {
+  return `${p.file}:${p.line}:${p.column}: ${p.path || '(top)'}: warning: ${p.message}`;
+}
+
 export type Path = readonly (string | number)[];
 type At = (offset: number | undefined, path: Path, message: string) => void;
 
@@ -43,6 +50,8 @@ export interface YamlRead<T> {
   problems: ConfigProblem[];
   /** adds a problem pointed at the node at a path (or its deepest ancestor that exists) */
   problem(path: Path, message: string): void;
+  /** the same pointer, for a warning */
+  locate(path: Path, message: string): ConfigProblem;
 }
 
 /**
@@ -69,7 +78,11 @@ export function readYaml<S extends z.ZodType>(text: string, file: string, schema
   if (deep !== undefined) at(deep, [], `nested deeper than ${MAX_DEPTH} levels`);
   // logLevel: keys the library must stringify are reported as unknown keys, not as process warnings.
   const doc = parseDocument(deep === undefined ? text : '', { prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
-  const read: YamlRead<z.output<S>> = { doc, raw: undefined, data: undefined, problems, problem: (path, message) => at(nodeOffset(doc, path), path, message) };
+  const locate = (path: Path, message: string): ConfigProblem => {
+    const { line, col } = lines.linePos(nodeOffset(doc, path) ?? 0);
+    return { file, line, column: col, path: formatPath(path), message };
+  };
+  const read: YamlRead<z.output<S>> = { doc, raw: undefined, data: undefined, problems, problem: (path, message) => problems.push(locate(path, message)), locate };
   if (problems.length > 0) return read;
   for (const error of doc.errors) at(error.pos[0], [], error.message.split('\n')[0]!);
   if (problems.length > 0) return read;
