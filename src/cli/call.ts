@@ -6,6 +6,7 @@ import { formatType } from '../engine/host-imports.js';
 import { readModuleInfo, type ValType } from '../engine/wasm-binary.js';
 import { checkNumbers, numberHint, parseCallArgs, type CallArgs } from './call-args.js';
 import type { CommandIO } from './command.js';
+import { showData } from './show.js';
 import { stderrLogger } from './stderr-logger.js';
 
 export { parseArg } from './call-args.js';
@@ -33,7 +34,7 @@ export async function callCommand(argv: string[], io: CommandIO): Promise<number
   const inst = await engine.getInstance('module', {
     emits: opts.emits,
     onEmit: (subject, data) => {
-      io.stderr.write(`emit ${subject}: ${show(data)}\n`);
+      io.stderr.write(`emit ${subject}: ${showData(data)}\n`);
     },
   });
   try {
@@ -126,14 +127,6 @@ function headerMap(pairs: [string, string][]): { get(name: string): string | und
   return { get: (name) => map.get(name)?.[0], values: (name) => map.get(name) ?? [] };
 }
 
-/** Data as text when it is UTF-8, else as hex. */
-function show(data: Uint8Array): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(data);
-  } catch {
-    return `0x${Buffer.from(data).toString('hex')}`;
-  }
-}
 
 /**
  * The command line has no host functions to offer. Callback imports get a

@@ -6,7 +6,7 @@ import { completeLogger } from '../engine/logger.js';
 import { loadPipelineFile } from '../pipeline/config/load.js';
 import { DEAD_LETTER_HEADERS, Pipeline } from '../pipeline/pipeline.js';
 import { EmbeddedBus, EmbeddedTransport } from '../transport/embedded.js';
-import { summary } from './status.js';
+import { summary, summaryContext } from './status.js';
 
 const dir = fileURLToPath(new URL('../../../pipelines/text/', import.meta.url));
 const { config, plugins } = await loadPipelineFile(`${dir}pipeline.yaml`);
@@ -27,4 +27,4 @@ for (const line of (await readFile(`${dir}sample.txt`, 'utf8')).split('\n').filt
   bus.publish('text.in', Buffer.from(line));
 }
 await pipeline.drain();
-console.log(`\n${summary(pipeline.stats)}`);
+console.log(`\n${summary(pipeline.stats, summaryContext(config))}`);

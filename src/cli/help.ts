@@ -72,10 +72,10 @@ export const HELP: Record<string, CommandHelp> = {
   },
   run: {
     summary: 'run a pipeline until SIGINT/SIGTERM (or the end of stdin), then drain',
-    usage: ['run <pipeline.yaml> [--log-level LEVEL] [--log-format text|json] [--http HOST:PORT]'],
+    usage: ['run <pipeline.yaml> [--tap] [--log-level LEVEL] [--log-format text|json] [--http HOST:PORT]'],
     description:
-      'Loads and checks the file as wasp validate does, connects to NATS when it has a nats: key (waiting for a server as long as it takes), and runs the pipeline. SIGINT or SIGTERM drains it: no new input, everything in flight settled, then exit. A status line on stderr shows the counts; the exit summary says what happened to every input.',
-    options: LOGGING,
+      'Loads and checks the file as wasp validate does, connects to NATS when it has a nats: key (waiting for a server as long as it takes), and runs the pipeline. SIGINT or SIGTERM drains it: no new input, everything in flight settled, then exit; a second signal stops at once (exit 128 + the signal number). A status line on stderr shows the counts; the exit summary says what happened to every input.',
+    options: [['--tap', 'also write every side output and dead letter on stderr: emit SUBJECT: DATA {headers}, dead SUBJECT: DATA {headers}'], ...LOGGING],
     exitCodes: [
       [0, 'drained after a signal, or the end of stdin'],
       [1, 'the file has problems, the connection was refused, or the pipeline could not start (the reason on stderr)'],

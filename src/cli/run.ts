@@ -14,7 +14,8 @@ import { NatsTransport } from '../transport/nats.js';
 import type { Transport } from '../transport/transport.js';
 import type { CommandIO } from './command.js';
 import { formatProblems } from './validate.js';
-import { StatusLine, summary, summaryFields } from './status.js';
+import { StatusLine, summary, summaryContext, summaryFields } from './status.js';
+import { tapTransport } from './tap.js';
 import { stderrLogger, type LogFormat } from './stderr-logger.js';
 import { httpOption, logFormatOption, logLevelOption } from './options.js';
 import { forceExit } from './signals.js';
@@ -48,7 +49,7 @@ class InterruptedError extends WaspError {
  * with the reason) instead of living on with its connection.
  */
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
-  const { file, level, http, format } = parseRunArgs(argv);
+  const { file, level, http, format, tap } = parseRunArgs(argv);
   let loaded: LoadedPipeline;
   try {
     loaded = await loadPipelineFile(file);
@@ -137,6 +138,10 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
     } else {
       transport = new EmbeddedTransport();
     }
+    if (tap) transport = tapTransport(transport, (line) => {
+      status?.clear();
+      io.stderr.write(line);
+    });
     const pipelineIO = { transport, logger, stdin: io.stdin, stdout: io.stdout, timings: metrics?.timings(config.name), plugins: loaded.plugins };
     pipeline = await step('loading the plugins', () => Pipeline.create(config, pipelineIO));
     await step(starting(config), () => pipeline!.start());
@@ -177,7 +182,7 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       await nats?.nc.close().catch(() => {});
     } finally {
       if (running && format === 'json') logger.info('summary', summaryFields(pipeline!.stats));
-      else if (running) io.stderr.write(`${summary(pipeline!.stats)}\n`);
+      else if (running) io.stderr.write(`${summary(pipeline!.stats, summaryContext(config))}\n`);
       // The run is over. nats.js leaves the socket of a first attempt that timed out open until the
       // server closes it (it destroys a socket only once connected): that must not keep the process,
       // and a supervisor waiting for it, from seeing the end.
@@ -200,15 +205,18 @@ function describeCause(cause: unknown): string {
   return cause instanceof Error ? cause.message : String(cause);
 }
 
-function parseRunArgs(argv: string[]): { file: string; level: LogLevel; http?: string; format: LogFormat } {
+function parseRunArgs(argv: string[]): { file: string; level: LogLevel; http?: string; format: LogFormat; tap: boolean } {
   let file: string | undefined;
+  let tap = false;
   let level: LogLevel = 'info';
   let http: string | undefined;
   let format: LogFormat = 'text';
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string | undefined => (arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : argv[++i]);
-    if (arg === '--log-format' || arg.startsWith('--log-format=')) {
+    if (arg === '--tap') {
+      tap = true;
+    } else if (arg === '--log-format' || arg.startsWith('--log-format=')) {
       format = logFormatOption(value());
     } else if (arg === '--http' || arg.startsWith('--http=')) {
       http = httpOption(value());
@@ -223,5 +231,5 @@ function parseRunArgs(argv: string[]): { file: string; level: LogLevel; http?: s
     }
   }
   if (file === undefined) throw new UsageError('wasp run needs a config file');
-  return { file, level, http, format };
+  return { file, level, http, format, tap };
 }

@@ -1,4 +1,16 @@
+import type { PipelineConfig } from '../pipeline/config/schema.js';
 import type { PipelineStats } from '../pipeline/stats.js';
+
+/** What the summary may speak of: acks only where the input has them, dead letters only where they are sent. */
+export interface SummaryContext {
+  acks: boolean;
+  failed: 'dead-lettered' | 'discarded' | 'logged';
+}
+
+export function summaryContext(config: PipelineConfig): SummaryContext {
+  const dl = config.deadLetter;
+  return { acks: config.input.kind === 'stream', failed: dl?.subject !== undefined ? 'dead-lettered' : dl?.discard ? 'discarded' : 'logged' };
+}
 
 /** One line: totals, each stage's in/out/dropped/failed, and the rate since the last line. */
 export function statusLine(stats: PipelineStats, rate: number): string {
@@ -9,15 +21,19 @@ export function statusLine(stats: PipelineStats, rate: number): string {
 }
 
 /** The summary printed at exit. */
-export function summary(stats: PipelineStats): string {
+export function summary(stats: PipelineStats, context: SummaryContext): string {
   const seconds = (Date.now() - stats.startedAt) / 1000;
+  const failed =
+    context.failed === 'dead-lettered' ? `${stats.deadLettered} dead-lettered`
+    : context.failed === 'discarded' ? `${stats.deadLettered} failed (discarded)`
+    : `${stats.deadLettered} failed (logged: no deadLetter)`;
   const rows = stats.stages.map(
     (s) =>
       `  ${s.name.padEnd(16)} in ${String(s.in).padStart(9)}  out ${String(s.out).padStart(9)}  dropped ${String(s.dropped).padStart(7)}  failed ${String(s.failed).padStart(7)}  emitted ${String(s.emitted).padStart(7)}  refused emits ${s.refusedEmits}`,
   );
   return [
-    `summary: ${stats.received} in, ${stats.published} out, ${stats.deadLettered} dead-lettered in ${seconds.toFixed(1)} s` +
-      ` (acked ${stats.acked}, nak'ed ${stats.naked}, terminated ${stats.termed})`,
+    `summary: ${stats.received} in, ${stats.published} out, ${failed} in ${seconds.toFixed(1)} s` +
+      (context.acks ? ` (acked ${stats.acked}, nak'ed ${stats.naked}, terminated ${stats.termed})` : ''),
     ...rows,
     ...publishFailures(stats),
     ...(stats.inputDropped > 0

@@ -24,8 +24,33 @@ describe('wasp run', () => {
     const result = await runWithStdin(['run', 'pipelines/text/stdin.yaml'], 'hello\nwasp 🐝\n\nbye\n');
     expect(result.code).toBe(0);
     expect(result.stdout).toBe('HELLO\nWASP 🐝\nBYE\n');
-    expect(result.stderr).toMatch(/summary: 4 in, 3 out, 0 dead-lettered/);
+    expect(result.stderr).toMatch(/summary: 4 in, 3 out, 0 failed \(logged: no deadLetter\)/);
     expect(result.stderr).toMatch(/upper +in +4 +out +3 +dropped +1 +failed +0/);
+  });
+
+  it('--tap shows every side output and dead letter of a stdin pipeline; the summary speaks of what the input has', async () => {
+    const stages = `stages:
+  - { name: check, plugin: text, function: fail_on_x }
+  - { name: audit, plugin: text, function: audit, emits: [audit.>] }
+output: { stdout: true }`;
+    const withDlq = await writeConfig(`name: tapped\nplugins: { text: { path: ${textPlugin} } }\ninput: { stdin: true }\n${stages}\ndeadLetter: { subject: lines.dlq }\n`);
+    const tapped = await runWithStdin(['run', withDlq, '--tap'], 'ok\nbox\n');
+    expect(tapped.code).toBe(0);
+    expect(tapped.stdout).toBe('ok\n');
+    expect(tapped.stderr).toMatch(/^emit audit\.text: ok$/m);
+    expect(tapped.stderr).toMatch(/^dead lines\.dlq: box \{"Wasp-Stage":"check","Wasp-Plugin":"text","Wasp-Function":"fail_on_x","Wasp-Error":"[^"]*contains x","Wasp-Error-Type":"PluginCallError","Wasp-Subject":"stdin"\}$/m);
+    expect(tapped.stderr).toMatch(/summary: 2 in, 1 out, 1 dead-lettered in [\d.]+ s\n/);
+    expect(tapped.stderr).not.toMatch(/acked/);
+    // without --tap, side outputs and dead letters are not shown
+    const quiet = await runWithStdin(['run', withDlq], 'ok\nbox\n');
+    expect(quiet.stderr).not.toMatch(/^(emit|dead) /m);
+    // without deadLetter a failure is logged, and the summary says so
+    const noDlq = await writeConfig(`name: tapped\nplugins: { text: { path: ${textPlugin} } }\ninput: { stdin: true }\n${stages}\n`);
+    const logged = await runWithStdin(['run', noDlq, '--tap'], 'ok\nbox\n');
+    expect(logged.stderr).toMatch(/ERROR message failed: .*contains x/);
+    expect(logged.stderr).toMatch(/summary: 2 in, 1 out, 1 failed \(logged: no deadLetter\) in/);
+    const discard = await writeConfig(`name: tapped\nplugins: { text: { path: ${textPlugin} } }\ninput: { stdin: true }\n${stages}\ndeadLetter: { discard: true }\n`);
+    expect((await runWithStdin(['run', discard], 'ok\nbox\n')).stderr).toMatch(/summary: 2 in, 1 out, 1 failed \(discarded\) in/);
   });
 
   it('runs a worker-pool stage from stdin, keeping input order', async () => {
@@ -36,7 +61,7 @@ describe('wasp run', () => {
     const result = await runWithStdin(['run', 'pipelines/text/workers.yaml'], `${lines.join('\n')}\n`);
     expect(result.code).toBe(0);
     expect(result.stdout).toBe(lines.map((l) => `${inline.callString('burn', l)}\n`).join(''));
-    expect(result.stderr).toMatch(/summary: 200 in, 200 out, 0 dead-lettered/);
+    expect(result.stderr).toMatch(/summary: 200 in, 200 out, 0 failed \(logged: no deadLetter\)/);
   });
 
   it('refuses a broken file before touching NATS, with every problem', async () => {

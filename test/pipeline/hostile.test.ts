@@ -162,14 +162,14 @@ output: { stdout: true }
     expect(p.stdout()).toBe('before\n');
     expect(p.stderr()).toMatch(/PluginTimeoutError|ran past its 1000 ms deadline/);
     expect(p.stderr()).toMatch(/SIGTERM: draining/);
-    expect(p.stderr()).toMatch(/summary: 2 in, 1 out, 1 dead-lettered/);
+    expect(p.stderr()).toMatch(/summary: 2 in, 1 out, 1 failed \(logged: no deadLetter\)/);
   });
 
   it.each([
-    ['emits to invalid subjects from a worker', emitTo, 'pool: { size: 1, mode: worker }, emits: [">"]', 'a b\naudit.*\nok.x\n', '1\n1\n5\n', /summary: 3 in, 3 out, 0 dead-lettered/],
-    ['grows memory with no cap set', memoryBomb, 'pool: 1', 'go\n', null, /summary: 1 in, 1 out, 0 dead-lettered/],
-    ['hands the host 5 GiB in one call', amplifier, 'pool: 1', 'go\n', '', /summary: 1 in, 0 out, 1 dead-lettered/],
-    ['loops in a worker, at the plugin\'s timeoutMs', spinner, 'pool: { size: 1, mode: worker }', 'a\nspin\nb\n', 'a\nb\n', /summary: 3 in, 2 out, 1 dead-lettered/],
+    ['emits to invalid subjects from a worker', emitTo, 'pool: { size: 1, mode: worker }, emits: [">"]', 'a b\naudit.*\nok.x\n', '1\n1\n5\n', /summary: 3 in, 3 out, 0 failed \(logged: no deadLetter\)/],
+    ['grows memory with no cap set', memoryBomb, 'pool: 1', 'go\n', null, /summary: 1 in, 1 out, 0 failed \(logged: no deadLetter\)/],
+    ['hands the host 5 GiB in one call', amplifier, 'pool: 1', 'go\n', '', /summary: 1 in, 0 out, 1 failed \(logged: no deadLetter\)/],
+    ['loops in a worker, at the plugin\'s timeoutMs', spinner, 'pool: { size: 1, mode: worker }', 'a\nspin\nb\n', 'a\nb\n', /summary: 3 in, 2 out, 1 failed \(logged: no deadLetter\)/],
   ] as const)('survives a plugin that %s', async (_, fixture, pool, input, expected, summary) => {
     const file = await writeConfig(`
 name: hostile
