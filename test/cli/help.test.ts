@@ -46,7 +46,7 @@ describe('wasp help, --help and --version', () => {
   it('a usage mistake prints the command\'s synopsis; an unknown command or help topic the list, exit 2', async () => {
     const mistake = await wasp(['run']);
     expect(mistake.code).toBe(2);
-    expect(mistake.stderr).toBe('error: wasp run needs a config file\nusage: wasp run <pipeline.yaml> [--log-level LEVEL] [--log-format text|json] [--http HOST:PORT]\n(wasp help run for more)\n');
+    expect(mistake.stderr).toBe('error: wasp run needs a config file\nusage: wasp run <pipeline.yaml> [--tap] [--log-level LEVEL] [--log-format text|json] [--http HOST:PORT]\n(wasp help run for more)\n');
     for (const args of [['frobnicate'], ['help', 'frobnicate']]) {
       const unknown = await wasp(args);
       expect(unknown.code).toBe(2);
