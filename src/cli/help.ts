@@ -34,6 +34,35 @@ const FLEET_EXIT: [number, string][] = [
 ];
 
 export const HELP: Record<string, CommandHelp> = {
+  new: {
+    summary: 'start a plugin project (C, Rust, AssemblyScript, WAT) or a pipeline file',
+    usage: ['new plugin NAME --lang c|rust|as|wat', 'new pipeline NAME [--plugin FILE] [--function NAME]'],
+    description:
+      'new plugin writes ./NAME: the language\'s kit (wasp.h, the wasp crate, wasp.ts), an example stage function (upper), wasp-plugin.json for wasp build, a pipeline.yaml (stdin to stdout) with test cases, and a README. Nothing is written into a folder that is not empty. new pipeline writes NAME.yaml with every key explained and a test case.',
+    options: [
+      ['--lang LANG', 'the plugin\'s language: c, rust, as (AssemblyScript) or wat'],
+      ['--plugin FILE', 'new pipeline: the module its plugin is (default ./plugin.wasm)'],
+      ['--function NAME', 'new pipeline: the stage\'s function (default upper)'],
+    ],
+    exitCodes: [
+      [0, 'written'],
+      [1, 'the folder or file exists (nothing written)'],
+      [2, 'a usage mistake'],
+    ],
+    example: 'wasp new plugin hello --lang c && cd hello && npx wasp build && npx wasp test .',
+  },
+  build: {
+    summary: 'build a plugin project made by wasp new plugin',
+    usage: ['build [DIR]'],
+    description:
+      'Builds the project in DIR (default .) as its wasp-plugin.json says: C with clang for wasm32-wasi (-O2, a reactor, stripped), Rust with Debian\'s cargo and rustc for wasm32-wasi (release), AssemblyScript with asc (-O3, the incremental runtime), WAT with wabt. Then registers the module as a pipeline would and prints its size, ABI, SHA-256 and functions. A missing toolchain is named with how to install it.',
+    exitCodes: [
+      [0, 'built'],
+      [1, 'no project here, a toolchain is missing (how to install it on stderr), or the build failed (the compiler\'s message on stderr)'],
+      [2, 'a usage mistake'],
+    ],
+    example: 'wasp build hello',
+  },
   call: {
     summary: 'call one export of a module, as a test of a plugin',
     usage: ['call <module.wasm> <function> [ARG ...] [options]', 'call <module.wasm> <function> --input FILE|- [--subject S] [--header K=V ...] [options]'],

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
+import { buildCommand } from './build.js';
 import { callCommand } from './call.js';
 import { deployCommand, undeployCommand } from './deploy.js';
 import { statusCommand } from './fleet-status.js';
 import { inspectCommand } from './inspect.js';
 import { lsCommand } from './ls.js';
+import { newCommand } from './new.js';
 import { runCommand } from './run.js';
 import { testCommand } from './test.js';
 import { workerCommand } from './worker.js';
@@ -14,10 +16,12 @@ import { UsageError } from './usage.js';
 import { VERSION } from '../version.js';
 
 const commands: Record<string, Command> = {
+  build: buildCommand,
   call: callCommand,
   deploy: deployCommand,
   inspect: inspectCommand,
   ls: lsCommand,
+  new: newCommand,
   run: runCommand,
   status: statusCommand,
   test: testCommand,
