@@ -15,6 +15,9 @@ type JsonSchema = {
   minimum?: number;
   maximum?: number;
   pattern?: string;
+  minLength?: number;
+  minItems?: number;
+  exclusiveMinimum?: number;
 };
 
 /** JSON Schema of the config file, for editors (docs/pipeline.schema.json). */
@@ -25,12 +28,14 @@ export function configJsonSchema(): Record<string, unknown> {
 function typeOf(s: JsonSchema): string {
   if (s.const !== undefined) return `\`${JSON.stringify(s.const)}\``;
   if (s.anyOf) return s.anyOf.map(typeOf).join(' or ');
-  if (s.type === 'array') return `list of ${typeOf(s.items ?? {})}`;
+  if (s.type === 'array') return `list of ${typeOf(s.items ?? {})}${s.minItems ? ` (at least ${s.minItems})` : ''}`;
   if (s.type === 'object' && s.additionalProperties && typeof s.additionalProperties === 'object') return `map of ${typeOf(s.additionalProperties)}`;
   if (s.type === 'integer') {
     const range = s.maximum !== undefined && s.maximum < Number.MAX_SAFE_INTEGER ? ` ${s.minimum ?? ''}..${s.maximum}` : s.minimum !== undefined ? ` >= ${s.minimum}` : '';
     return `integer${range}`;
   }
+  if (s.type === 'string' && s.pattern !== undefined) return `string matching \`${s.pattern}\``;
+  if (s.type === 'string' && s.minLength !== undefined) return 'string, not empty';
   return Array.isArray(s.type) ? s.type.join(' or ') : (s.type ?? 'any');
 }
 
