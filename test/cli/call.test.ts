@@ -53,7 +53,8 @@ describe('wasp call', () => {
 
   it('passes --env to WASI', async () => {
     const c = kits.find((k) => k.language === 'c')!.path;
-    expect((await wasp(['call', c, 'env', 'HOME', '--env', 'HOME=/wasp'])).stdout).toBe('/wasp\n');
+    // and Node says nothing of an experimental WASI: the engine's WASI is not node:wasi
+    expect(await wasp(['call', c, 'env', 'HOME', '--env', 'HOME=/wasp'])).toEqual({ code: 0, stdout: '/wasp\n', stderr: '' });
   });
 
   it('exits 1 with error: on stderr when the call fails', async () => {
