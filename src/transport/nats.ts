@@ -20,6 +20,7 @@ import { FailureLog, passes, publishFailure, reasonOf } from './failures.js';
 import { Outage } from './outage.js';
 import type { Headers } from './headers.js';
 import { toNatsHeaders } from './nats-headers.js';
+import { PublishAcks } from './publish-acks.js';
 import type { Delivery, InputSpec, Publisher, PublisherOptions, PublishFor, PublishKind, Source, Transport } from './transport.js';
 
 /** Deliveries of a message when the file says nothing (input.maxDeliver). */
@@ -53,6 +54,7 @@ interface Route {
 export class NatsTransport implements Transport {
   readonly name = 'NATS';
   #js: JetStreamClient | undefined;
+  #publishAcks: PublishAcks | undefined;
   #jsm: JetStreamManager | undefined;
   readonly #routes = new Map<string, Route>();
   readonly #lookups = new Map<string, Promise<Route>>();
@@ -305,7 +307,7 @@ export class NatsTransport implements Transport {
     if (size > limit) throw publishFailure(subject, 'too-large', { size, limit, stream: route.stream });
     if (route.state === 'deleted') throw publishFailure(subject, 'stream-deleted', { stream: route.stream });
     try {
-      await this.#client().publish(subject, data, { headers: toNatsHeaders(h), msgID: msgId, timeout });
+      await this.#pubAcks().publish(subject, data, toNatsHeaders(h), msgId, timeout);
     } catch (cause) {
       const reason = reasonOf(cause);
       // Nothing answered for a subject a stream captured: ask again which stream captures it.
@@ -397,6 +399,10 @@ export class NatsTransport implements Transport {
     return this.nc.info?.max_payload ?? Number.POSITIVE_INFINITY;
   }
 
+  #pubAcks(): PublishAcks {
+    return (this.#publishAcks ??= new PublishAcks(this.nc));
+  }
+
   #client(): JetStreamClient {
     return (this.#js ??= jetstream(this.nc));
   }
@@ -412,6 +418,8 @@ export class NatsTransport implements Transport {
   async settle(): Promise<void> {
     if (this.nc.isClosed()) return;
     this.#acks.flush();
+    // a drained revision waits for no publish ack: its inbox subscription goes with it
+    this.#publishAcks?.release();
     await this.nc.flush();
   }
 

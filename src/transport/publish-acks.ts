@@ -1,0 +1,116 @@
+// JetStream publishes whose acks come back on one inbox subscription this process owns: a reply
+// token per publish, one timer sweeping for the late ones. nats.js's own publish makes a request
+// per message (a request object, a timer, and an Error in case it fails), which cost more than
+// everything else a JetStream pipeline does; this keeps what its publish promises (the stream's
+// ack or a typed failure) without any of that per message.
+import { JetStreamApiError, JetStreamError, type PubAck } from '@nats-io/jetstream';
+import { createInbox, headers as natsHeaders, NoRespondersError, TimeoutError, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/nats-core';
+
+interface Pending {
+  resolve: (ack: PubAck) => void;
+  reject: (error: Error) => void;
+  subject: string;
+  /** Date.now() past which it has failed */
+  deadline: number;
+}
+
+/** How often late acks are looked for: a timeout is noticed at most this much after it passed. */
+const SWEEP_MS = 50;
+
+export class PublishAcks {
+  readonly #nc: NatsConnection;
+  readonly #pending = new Map<string, Pending>();
+  #inbox: string | undefined;
+  #sub: Subscription | undefined;
+  #sweep: NodeJS.Timeout | undefined;
+  #next = 0;
+
+  constructor(nc: NatsConnection) {
+    this.#nc = nc;
+  }
+
+  /** Publishes with a reply subject of ours; resolves with the stream's ack, or rejects as nats.js's publish would. */
+  publish(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, msgId: string | undefined, timeoutMs: number): Promise<PubAck> {
+    const reply = `${this.#subscribe()}.${(this.#next++).toString(36)}`;
+    let h = headers;
+    if (msgId !== undefined) (h ??= natsHeaders()).set('Nats-Msg-Id', msgId);
+    return new Promise<PubAck>((resolve, reject) => {
+      try {
+        this.#nc.publish(subject, data, h === undefined ? { reply } : { reply, headers: h });
+      } catch (error) {
+        reject(error as Error);
+        return;
+      }
+      // a Map keeps insertion order, and every publish waits as long: the oldest are first
+      this.#pending.set(reply, { resolve, reject, subject, deadline: Date.now() + timeoutMs });
+      this.#sweep ??= setInterval(() => this.#expire(), SWEEP_MS).unref();
+    });
+  }
+
+  /** Publishes waiting for their acks. */
+  get waiting(): number {
+    return this.#pending.size;
+  }
+
+  /** Stops listening when nothing waits (a drained pipeline); the next publish listens again. */
+  release(): void {
+    if (this.#pending.size > 0) return;
+    this.#sub?.unsubscribe();
+    this.#sub = undefined;
+    this.#inbox = undefined;
+    this.#stopSweep();
+  }
+
+  #subscribe(): string {
+    if (this.#inbox !== undefined) return this.#inbox;
+    const inbox = createInbox((this.#nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix);
+    this.#sub = this.#nc.subscribe(`${inbox}.*`, { callback: (error, msg) => (error ? this.#failAll(error) : this.#answer(msg)) });
+    this.#inbox = inbox;
+    return inbox;
+  }
+
+  #answer(msg: Msg): void {
+    const pending = this.#pending.get(msg.subject);
+    // not one of ours (any more): an ack that came after its timeout, or a stray message
+    if (pending === undefined) return;
+    this.#pending.delete(msg.subject);
+    if (this.#pending.size === 0) this.#stopSweep();
+    if (msg.data.length === 0 && msg.headers?.code === 503) {
+      pending.reject(new NoRespondersError(pending.subject));
+      return;
+    }
+    let ack: PubAck & { error?: { code: number; err_code: number; description: string } };
+    try {
+      ack = msg.json();
+    } catch (cause) {
+      pending.reject(new JetStreamError('invalid ack response', { cause }));
+      return;
+    }
+    if (ack.error !== undefined) pending.reject(new JetStreamApiError(ack.error as never));
+    else if (!ack.stream) pending.reject(new JetStreamError('invalid ack response'));
+    else pending.resolve(ack);
+  }
+
+  #expire(): void {
+    const now = Date.now();
+    for (const [reply, pending] of this.#pending) {
+      if (pending.deadline > now) break;
+      this.#pending.delete(reply);
+      pending.reject(new TimeoutError());
+    }
+    if (this.#pending.size === 0) this.#stopSweep();
+  }
+
+  #failAll(error: Error): void {
+    for (const pending of this.#pending.values()) pending.reject(error);
+    this.#pending.clear();
+    this.#stopSweep();
+    this.#sub = undefined;
+    this.#inbox = undefined;
+  }
+
+  #stopSweep(): void {
+    if (this.#sweep !== undefined) clearInterval(this.#sweep);
+    this.#sweep = undefined;
+  }
+}
