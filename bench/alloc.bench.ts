@@ -14,7 +14,7 @@
 // to the function that made it (but escape analysis removes less, so the total may be higher).
 // Allocation folding is off in both: it changes how allocations are grouped, not what is allocated.
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -25,6 +25,8 @@ import { completeLogger } from '../src/engine/logger.js';
 import { loadPipelineConfig } from '../src/pipeline/config/load.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
 import { EmbeddedBus, EmbeddedTransport } from '../src/transport/embedded.js';
+import { writeResult } from './results-dir.js';
+import { table } from './table.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const N = Number(process.env.ALLOC_MESSAGES ?? 200_000);
@@ -202,15 +204,15 @@ async function parent(): Promise<void> {
     const results = JSON.parse(run.stdout) as Result[];
     runs.push({ mode: mode.name, results });
     console.log(`\n== ${mode.name}`);
-    console.table(results.map(({ sites: _, ...r }) => r));
+    const body = results.map((r) => [r.variant, r.exactBytesPerMessage, r.trackedBytesPerMessage, r.trackedObjectsPerMessage]);
+    console.log(table(['variant', 'exact bytes/msg', 'tracked bytes/msg', 'tracked objects/msg'], body));
+    if (results.some((r) => r.exactBytesPerMessage === null)) console.log('(exact -: a GC came in every run, down to the shortest tried)');
     for (const r of results) {
       console.log(`${r.variant}: where (bytes and objects per message)`);
-      console.table(r.sites.slice(0, 15));
+      console.log(table(['site', 'bytes/msg', 'objects/msg'], r.sites.slice(0, 15).map((site) => [site.site, site.bytesPerMessage, site.objectsPerMessage])));
     }
   }
-  await mkdir(`${root}bench/results`, { recursive: true });
-  await writeFile(`${root}bench/results/alloc.json`, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, messages: N, bytes: SIZE, runs }, null, 2)}\n`);
-  console.log('written to bench/results/alloc.json');
+  await writeResult('alloc.json', { date: new Date().toISOString(), node: process.version, messages: N, bytes: SIZE, runs });
 }
 
 if (process.env[CHILD]) await child();

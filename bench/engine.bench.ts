@@ -1,14 +1,15 @@
 // npm run bench: per-call cost of the engine against a direct export call and
 // a hand-written minimal reference of the same marshalling, all in one run.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { readFile } from 'node:fs/promises';
 import createPlugin from '@extism/extism';
 import { Bench } from 'tinybench';
 import wabtInit from 'wabt';
 import { Engine } from '../src/index.js';
 import { reference } from './reference.js';
+import { writeResult } from './results-dir.js';
+import { table } from './table.js';
 import { KERNEL_WASM_BASE64 } from '../src/engine/abi/extism/kernel-wasm.js';
 import { waspGoPlugin } from '../test/helpers/wasp-go.js';
 
@@ -374,10 +375,10 @@ for (const g of groups) {
   const t = g.target;
   const goal = t ? `   (target: ${t.row} ${t.minRatio !== undefined ? `>= ${t.minRatio}` : `<= ${t.maxRatio}`}x: ${t.met ? 'met' : 'NOT MET'})` : '';
   console.log(`\n${g.name}${goal}`);
-  console.table(Object.fromEntries(g.rows.map((r) => [r.name, { 'ns/op': r.nsPerOp, '±%': r.rme, [`x ${g.baseline}`]: r.ratio }])));
+  console.log(table(['', 'ns/op', '±%', `x ${g.baseline}`], g.rows.map((r) => [r.name, r.nsPerOp, r.rme, r.ratio])));
 }
 console.log('\nsum per plugin language (the seed table; Go Wasp took 2,929 ns)');
-console.table(Object.fromEntries(seedTable.map((r) => [r.language, { 'ns/op': r.nsPerOp, 'x faster than Go Wasp': r.fasterThanGoWasp }])));
+console.log(table(['', 'ns/op', 'x faster than Go Wasp'], seedTable.map((r) => [r.language, r.nsPerOp, r.fasterThanGoWasp])));
 
 const results = {
   date: new Date().toISOString(),
@@ -392,9 +393,8 @@ const results = {
   targetsMet: groups.filter((g) => g.target).every((g) => g.target!.met) && seedTable.every((r) => r.fasterThanGoWasp >= 10),
 };
 if (only === undefined) {
-  await mkdir(`${root}bench/results`, { recursive: true });
-  await writeFile(`${root}bench/results/engine.json`, `${JSON.stringify(results, null, 2)}\n`);
-  console.log(`\nwritten to bench/results/engine.json; all targets met: ${results.targetsMet}`);
+  console.log(`\nall targets met: ${results.targetsMet}`);
+  await writeResult('engine.json', results);
 } else {
   console.log(`\nBENCH_ONLY=${only}: nothing written`);
 }

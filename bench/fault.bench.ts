@@ -7,7 +7,6 @@
 //  - Core NATS under a slow stage: a burst into a Wasm stage that takes ~0.1 ms a message, inline
 //    and in a worker. The input's pending limit drops what does not fit, counted; the run checks that
 //    handled + counted drops = sent and that every handled message came out.
-import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/nats-core';
@@ -20,6 +19,7 @@ import { NatsTransport } from '../src/transport/nats.js';
 import { NatsCluster } from '../test/helpers/nats-cluster.js';
 import { NatsServer } from '../test/helpers/nats-server.js';
 import { messageSet } from './pipeline-runs.js';
+import { writeResult } from './results-dir.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const plugin = `${root}pipelines/text/text.wasm`;
@@ -205,9 +205,7 @@ async function main(): Promise<void> {
     console.log(`  core NATS, slow stage (${mode}): sent ${row.sent}, handled ${row.handled}, dropped ${row.droppedCounted} (counted), outputs ${row.outputs}`);
     slow.push(row);
   }
-  const dir = `${root}bench/results`;
-  await mkdir(dir, { recursive: true });
-  await writeFile(`${dir}/fault.json`, `${JSON.stringify({ date: new Date().toISOString(), jetstream: rows, slowConsumer: slow }, null, 2)}\n`);
+  await writeResult('fault.json', { date: new Date().toISOString(), jetstream: rows, slowConsumer: slow });
 }
 
 await main();

@@ -9,7 +9,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,8 @@ import { connect } from '@nats-io/transport-node';
 import { NatsServer } from '../test/helpers/nats-server.js';
 import { nowNs, runOf, sentNsOf, seqOf } from './latency-message.js';
 import type { PublisherJob, PublisherReport } from './latency-publisher.js';
+import { writeResult } from './results-dir.js';
+import { num, table } from './table.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const waspBin = `${root}dist/src/cli/wasp.js`;
@@ -378,7 +380,7 @@ async function measureSystem(server: NatsServer, nc: NatsConnection, jsm: JetStr
     const loadRuns: LoadRun[] = [];
     for (const load of LOADS) {
       const r = await loadRun(url, system, receiver, load, max);
-      console.log(`${elapsed()}   ${pct(load)}: p50 ${r.p50Us} us, p99 ${r.p99Us} us, p99.9 ${r.p999Us} us, lost ${r.lost}`);
+      console.log(`${elapsed()}   ${pct(load)}: p50 ${num(r.p50Us)} us, p99 ${num(r.p99Us)} us, p99.9 ${num(r.p999Us)} us, lost ${r.lost}`);
       loadRuns.push(r);
     }
     result = { transport: system.transport, variant: system.variant, how: system.how, maxMsgPerSec: Math.round(max), runs: loadRuns, slowConsumers: 0 };
@@ -436,8 +438,8 @@ async function measureMetricsCost(url: string, nc: NatsConnection, dir: string):
       };
       rounds.push(r);
       console.log(
-        `${elapsed()}   round ${round + 1}: without ${r.withoutMsgPerSec.toLocaleString('en')} msg/s, ${r.withoutCpuUsPerMessage} us CPU/msg; ` +
-          `with ${r.withMsgPerSec.toLocaleString('en')} msg/s, ${r.withCpuUsPerMessage} us CPU/msg (rate ${r.ratio}, CPU ${r.cpuRatio})`,
+        `${elapsed()}   round ${round + 1}: without ${r.withoutMsgPerSec.toLocaleString('en')} msg/s, ${num(r.withoutCpuUsPerMessage)} us CPU/msg; ` +
+          `with ${r.withMsgPerSec.toLocaleString('en')} msg/s, ${num(r.withCpuUsPerMessage)} us CPU/msg (rate ${num(r.ratio)}, CPU ${num(r.cpuRatio)})`,
       );
     }
     await expectCounted(meteredSut.metricsUrl);
@@ -497,14 +499,6 @@ function round3(x: number): number {
   return Number(x.toPrecision(3));
 }
 
-function table(header: string[], body: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), ...body.map(line)].join('\n');
-}
-
-const num = (x: number): string => x.toLocaleString('en', { maximumSignificantDigits: 3 });
-
 function print(results: SystemResult[], metrics: MetricsCost | undefined, targets: Record<string, Target>): void {
   console.log(`\nlatency, publish to output: ${BYTES} B, one stage, each system its own process, open loop for ${LOAD_SECONDS} s at a share of its own maximum`);
   const body = results.flatMap((s) =>
@@ -522,7 +516,8 @@ function print(results: SystemResult[], metrics: MetricsCost | undefined, target
       num(r.maxUs),
     ]),
   );
-  console.log(table(['transport', 'system', 'max msg/s', 'load', 'target msg/s', 'achieved', 'lost', 'p50 us', 'p99 us', 'p99.9 us', 'max us'], body));
+  console.log(table(['transport', 'system', 'max msg/s', 'load', 'target msg/s', 'achieved', 'lost', 'p50 us', 'p99 us', 'p99.9 us', 'max us'], body, 2));
+  if (results.some((s) => s.runs.some((r) => r.received === 0))) console.log('(p50 ... max -: nothing came back in that run)');
   for (const s of results) {
     const w = s.waspSummary;
     const counted = w ? `; wasp run counted ${w.received.toLocaleString('en')} received, ${w.published.toLocaleString('en')} published, ${w.inputDropped} dropped on input, ${w.deadLettered} dead-lettered` : '';
@@ -530,11 +525,11 @@ function print(results: SystemResult[], metrics: MetricsCost | undefined, target
   }
   if (metrics) {
     console.log(`\nmetrics (--http), core NATS pipeline, ${metrics.rounds.length} paired rounds at its maximum rate: with / without`);
-    const body = metrics.rounds.map((r, i) => [String(i + 1), '', r.withoutMsgPerSec.toLocaleString('en'), r.withMsgPerSec.toLocaleString('en'), String(r.ratio), String(r.withoutCpuUsPerMessage), String(r.withCpuUsPerMessage), String(r.cpuRatio)]);
-    body.push(['median', '', '', '', String(metrics.ratio), '', '', String(metrics.cpuRatio)]);
-    console.log(table(['round', '', 'msg/s without', 'msg/s with', 'rate ratio', 'CPU us/msg without', 'CPU us/msg with', 'CPU ratio'], body));
+    const body = metrics.rounds.map((r, i) => [String(i + 1), '', r.withoutMsgPerSec, r.withMsgPerSec, num(r.ratio), num(r.withoutCpuUsPerMessage), num(r.withCpuUsPerMessage), num(r.cpuRatio)]);
+    body.push(['median', '', '', '', num(metrics.ratio), '', '', num(metrics.cpuRatio)]);
+    console.log(table(['round', '', 'msg/s without', 'msg/s with', 'rate ratio', 'CPU us/msg without', 'CPU us/msg with', 'CPU ratio'], body, 2));
   }
-  for (const [name, t] of Object.entries(targets)) console.log(`target ${name}: ${t.value} (${t.target}): ${t.met ? 'met' : 'NOT MET'}`);
+  for (const [name, t] of Object.entries(targets)) console.log(`target ${name}: ${num(t.value)} (${t.target}): ${t.met ? 'met' : 'NOT MET'}`);
 }
 
 async function main(): Promise<void> {
@@ -571,7 +566,6 @@ async function main(): Promise<void> {
   for (const f of failures) console.log(`FAILED ${f.system}: ${f.error}`);
   const seconds = Math.round((Date.now() - started) / 1000);
   console.log(`latency bench took ${seconds} s`);
-  await mkdir(`${root}bench/results`, { recursive: true });
   const out = {
     date: new Date().toISOString(),
     node: process.version,
@@ -589,8 +583,7 @@ async function main(): Promise<void> {
     targets,
     failures,
   };
-  await writeFile(`${root}bench/results/latency.json`, `${JSON.stringify(out, null, 2)}\n`);
-  console.log('written to bench/results/latency.json');
+  await writeResult('latency.json', out);
   if (failures.length > 0) process.exitCode = 1;
 }
 

@@ -2,14 +2,14 @@
 // and of native JS stages against a bare relay as the floor, on the embedded
 // bus, core NATS and JetStream, by message size and number of stages, all in
 // one run. The 64 B, one-stage rows are the headline and carry the targets.
-import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
+import { writeResult } from './results-dir.js';
+import { explainNegatives, num, table } from './table.js';
 import { coreNatsRunner, embeddedRunner, jetStreamRunner, messageSet, sizeLabel, type Case, type Kind, type Runner, type Timing } from './pipeline-runs.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const SIZES = [64, 1024, 65536];
 const STAGE_COUNTS = [1, 2, 4, 8];
@@ -218,28 +218,24 @@ export async function runPipelineBench(): Promise<{ rows: Row[]; matrix: MatrixR
   return { rows, matrix, failures, skipped, targets: targetsFor(rows) };
 }
 
-function table(header: string[], body: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), ...body.map(line)].join('\n');
-}
-
-const num = (x: number | null): string => (x === null ? '-' : x.toLocaleString('en', { maximumSignificantDigits: 3 }));
-
 function printHeadline(rows: Row[], targets: Record<string, Target>): void {
   console.log(`\nheadline: ${HEADLINE_BYTES} B, one stage (best of ${HEADLINE_ROUNDS} interleaved rounds)`);
   const body = rows.map((r) => [r.transport, r.variant, r.messages.toLocaleString('en'), r.msgPerSec.toLocaleString('en'), num(r.usPerMessage), num(r.ofBareRelay)]);
-  console.log(table(['transport', 'variant', 'messages', 'msg/s', 'us/msg', 'of relay'], body));
+  console.log(table(['transport', 'variant', 'messages', 'msg/s', 'us/msg', 'of relay'], body, 2));
   for (const [name, t] of Object.entries(targets)) console.log(`target ${name}: ${t.value.toLocaleString('en')} (${t.target}): ${t.met ? 'met' : 'NOT MET'}`);
 }
 
 function printMatrix(matrix: MatrixRow[]): void {
   for (const transport of new Set(matrix.map((r) => r.transport))) {
     console.log(`\n${transport}: per message by size and stages (best of ${MATRIX_ROUNDS} interleaved rounds)`);
-    const body = matrix
-      .filter((r) => r.transport === transport)
-      .map((r) => [sizeLabel(r.bytes), r.variant, r.stages === 0 ? '-' : String(r.stages), r.messages.toLocaleString('en'), r.msgPerSec.toLocaleString('en'), num(r.usPerMessage), num(r.ofBareRelay), num(r.usPerStageBeyondRelay)]);
-    console.log(table(['size', 'variant', 'stages', 'messages', 'msg/s', 'us/msg', 'of relay', 'us/stage beyond relay'], body));
+    const rows = matrix.filter((r) => r.transport === transport);
+    const body = rows.map((r) => [sizeLabel(r.bytes), r.variant, r.stages === 0 ? '-' : String(r.stages), r.messages.toLocaleString('en'), r.msgPerSec.toLocaleString('en'), num(r.usPerMessage), num(r.ofBareRelay), num(r.usPerStageBeyondRelay)]);
+    console.log(table(['size', 'variant', 'stages', 'messages', 'msg/s', 'us/msg', 'of relay', 'us/stage beyond relay'], body, 2));
+    explainNegatives(
+      'us/stage beyond relay',
+      rows.map((r) => r.usPerStageBeyondRelay),
+      'within the noise; the stages took less time per message than the bare relay in this run, which the relay\'s own spread from run to run allows',
+    );
   }
 }
 
@@ -251,7 +247,6 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   for (const f of result.failures) console.log(`FAILED ${f.transport}, ${sizeLabel(f.bytes)}, ${f.variant}${f.stages ? ` x${f.stages}` : ''}: ${f.error}`);
   const seconds = Math.round((Date.now() - started) / 1000);
   console.log(`pipeline bench took ${seconds} s`);
-  await mkdir(`${root}bench/results`, { recursive: true });
   const out = {
     date: new Date().toISOString(),
     node: process.version,
@@ -263,8 +258,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     note: 'best of the rounds per variant, variants interleaved; rows: the 64 B one-stage headline; matrix: every transport x size x stages',
     ...result,
   };
-  await writeFile(`${root}bench/results/pipeline.json`, `${JSON.stringify(out, null, 2)}\n`);
-  console.log('written to bench/results/pipeline.json');
+  await writeResult('pipeline.json', out);
   // a broken variant has no figure; make the run fail so that nobody takes the rest for the whole story
   if (result.failures.length > 0) process.exitCode = 1;
 }

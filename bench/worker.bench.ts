@@ -2,7 +2,7 @@
 // (~20 us of plugin work per message) with 1 and 2 worker threads, and what
 // worker mode adds per message for a trivial stage, as pipeline stages on the
 // embedded bus and through the engine's pool API, all in one run.
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,8 @@ import type { PluginPool } from '../src/engine/pool/pool.js';
 import { loadPipelineConfig } from '../src/pipeline/config/load.js';
 import { Pipeline } from '../src/pipeline/pipeline.js';
 import { EmbeddedBus, EmbeddedTransport } from '../src/transport/embedded.js';
+import { writeResult } from './results-dir.js';
+import { explainNegatives, table } from './table.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const plugin = `${root}pipelines/text/text.wasm`;
@@ -166,12 +168,17 @@ function round(n: number): number {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const result = await runWorkerBench();
+  const ways = [['pipeline stage', result.stages], ['engine pool API', result.poolApi]] as const;
   console.log(`CPU-heavy stage (burn over ${result.heavyInputBytes} bytes, ~${HEAVY_US} us per call inline), messages per second:`);
-  console.table({ 'pipeline stage': result.stages.heavy, 'engine pool API': result.poolApi.heavy });
+  console.log(table(['', 'inline', '1 worker', '2 workers', '2 workers / 1'], ways.map(([way, r]) => [way, r.heavy.inlinePerSec, r.heavy.oneWorkerPerSec, r.heavy.twoWorkersPerSec, r.heavy.speedup])));
+  if (ways.some(([, r]) => r.heavy.inlinePerSec === undefined)) console.log('(-: not measured; through the pool API the CPU-heavy stage runs in workers only)');
   console.log('trivial stage (identity, 64 B), messages per second:');
-  console.table({ 'pipeline stage': result.stages.trivial, 'engine pool API': result.poolApi.trivial });
+  console.log(table(['', 'inline', '1 worker', 'worker adds, us/msg'], ways.map(([way, r]) => [way, r.trivial.inlinePerSec, r.trivial.workerPerSec, r.trivial.workerOverheadUs])));
+  explainNegatives(
+    'worker adds, us/msg',
+    ways.map(([, r]) => r.trivial.workerOverheadUs),
+    'within the noise; the worker took less time per message than inline in this run',
+  );
   for (const [name, t] of Object.entries(result.targets)) console.log(`${name}: ${t.value} (target ${t.target}): ${t.met ? 'met' : 'NOT MET'}`);
-  await mkdir(`${root}bench/results`, { recursive: true });
-  await writeFile(`${root}bench/results/worker.json`, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: cpus().length, rounds: ROUNDS, ...result }, null, 2)}\n`);
-  console.log('written to bench/results/worker.json');
+  await writeResult('worker.json', { date: new Date().toISOString(), node: process.version, cores: cpus().length, rounds: ROUNDS, ...result });
 }
