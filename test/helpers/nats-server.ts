@@ -58,6 +58,7 @@ export class NatsServer {
   #log: () => string = () => '';
   #options: NatsServerOptions;
   #monitorPort: number | undefined;
+  #paused = false;
 
   private constructor(
     readonly port: number,
@@ -106,10 +107,24 @@ export class NatsServer {
     this.#log = log;
   }
 
+  /** Freezes the process (SIGSTOP): connections stay open, nothing is answered until resume(). */
+  pause(): void {
+    this.#process?.kill('SIGSTOP');
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#process?.kill('SIGCONT');
+    this.#paused = false;
+  }
+
   /** Stops the process; the JetStream store stays for a restart. */
   async stop(): Promise<void> {
     const child = this.#process;
     this.#process = undefined;
+    // a frozen process would hold SIGTERM until it ran again
+    if (this.#paused) child?.kill('SIGCONT');
+    this.#paused = false;
     await stopChild(child);
   }
 

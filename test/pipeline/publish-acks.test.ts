@@ -1,0 +1,132 @@
+// A JetStream input is acked only once the stream acked everything it caused, whatever the order
+// the acks come in; a publish ack that never comes (the server frozen) times out and the input is
+// nak'ed and redelivered, every output still stored once. Against a real nats-server.
+import { AckPolicy, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/nats-core';
+import { connect } from '@nats-io/transport-node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { completeLogger } from '../../src/engine/logger.js';
+import { loadPipelineConfig } from '../../src/pipeline/config/load.js';
+import { Pipeline } from '../../src/pipeline/pipeline.js';
+import { connectNats } from '../../src/transport/connect.js';
+import { NatsTransport } from '../../src/transport/nats.js';
+import type { Transport } from '../../src/transport/transport.js';
+import { eventually, spawnWasp, type WaspProcess } from '../helpers/cli.js';
+import { NatsServer } from '../helpers/nats-server.js';
+import { textPlugin, writeConfig } from '../helpers/pipelines.js';
+
+const pipeline = (url: string, extra = '', input = '') => `
+name: acks
+nats: { servers: "${url}"${extra} }
+plugins:
+  text: { path: ${textPlugin} }
+input: { stream: IN, consumer: acks, subject: acks.in, ackWaitMs: 3000, maxDeliver: 20${input} }
+stages:
+  - { name: audit, plugin: text, function: audit, emits: [audit.>] }
+output: { subject: acks.out }
+deadLetter: { subject: acks.dlq }
+`;
+
+describe('JetStream input acks wait for the publish acks', () => {
+  let server: NatsServer;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+  const cleanup: (() => Promise<void> | void)[] = [];
+
+  beforeAll(async () => {
+    server = await NatsServer.start();
+    nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    jsm = await jetstreamManager(nc);
+  });
+  afterEach(async () => {
+    for (const undo of cleanup.splice(0).reverse()) await undo();
+    server.resume();
+  });
+  afterAll(async () => {
+    await nc?.close();
+    await server?.dispose();
+  });
+
+  async function freshStreams(): Promise<void> {
+    for (const name of ['IN', 'OUT', 'AUDIT', 'DLQ']) await jsm.streams.delete(name).catch(() => {});
+    await jsm.streams.add({ name: 'IN', subjects: ['acks.in'] });
+    await jsm.streams.add({ name: 'OUT', subjects: ['acks.out'] });
+    await jsm.streams.add({ name: 'AUDIT', subjects: ['audit.>'] });
+    await jsm.streams.add({ name: 'DLQ', subjects: ['acks.dlq'] });
+  }
+
+  it('an input whose side output\'s ack comes late stays unacked until it comes, its output stored long before', { timeout: 60_000 }, async () => {
+    await freshStreams();
+    const logger = completeLogger();
+    const config = await loadPipelineConfig(await writeConfig(pipeline(server.url)));
+    const inner = new NatsTransport(await connectNats(config.nats!, logger), logger);
+    let release!: () => void;
+    const late = new Promise<void>((resolve) => (release = resolve));
+    // the transport as it is, but the side output's publish ack reaches the pipeline only on release()
+    const transport: Transport = {
+      name: inner.name,
+      source: (spec) => inner.source(spec),
+      close: () => inner.close(),
+      publisher: async (options) => {
+        const p = await inner.publisher(options);
+        return { room: p.room, publish: (subject, data, h, id, kind, holder) => {
+          const result = p.publish(subject, data, h, id, kind, holder);
+          return kind === 'emit' ? Promise.resolve(result).then(() => late) : result;
+        } };
+      },
+    };
+    const run = await Pipeline.create(config, { transport, logger });
+    cleanup.push(async () => {
+      release();
+      run.close();
+      await inner.close().catch(() => {});
+    });
+    await run.start();
+    await jsm.jetstream().publish('acks.in', 'hello');
+    // the output and the side output are stored; the input is not acked while one ack is held back
+    await eventually(async () => (await jsm.streams.info('OUT')).state.messages + (await jsm.streams.info('AUDIT')).state.messages, (n) => n === 2, 10_000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await jsm.consumers.info('IN', 'acks')).num_ack_pending).toBe(1);
+    expect(run.stats.acked).toBe(0);
+    release();
+    await eventually(async () => (await jsm.consumers.info('IN', 'acks')).num_ack_pending, (n) => n === 0, 10_000);
+    expect(run.stats.acked).toBe(1);
+    expect((await jsm.consumers.info('IN', 'acks')).num_redelivered).toBe(0);
+  });
+
+  it('a publish ack that never comes (the server frozen): the input is nak\'ed, redelivered when it thaws, every output stored once', { timeout: 120_000 }, async () => {
+    await freshStreams();
+    const js = jsm.jetstream();
+    const total = 3000;
+    await Promise.all(Array.from({ length: total }, (_, i) => js.publish('acks.in', `m${i}`)));
+    // publishes are not retried in place here: a timeout naks the input at once
+    const config = await writeConfig(pipeline(server.url, ', publishAckTimeoutMs: 300, publishRetryMs: 0'));
+    const p: WaspProcess = spawnWasp(['run', config]);
+    cleanup.push(() => {
+      if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    });
+    const stored = async () => (await jsm.streams.info('OUT').catch(() => undefined))?.state.messages ?? -1;
+    await eventually(stored, (n) => n >= 300, 30_000);
+    server.pause();
+    await new Promise((r) => setTimeout(r, 1500));
+    server.resume();
+    await eventually(stored, (n) => n >= total, 60_000);
+    await eventually(async () => (await jsm.consumers.info('IN', 'acks')).num_ack_pending, (n) => n === 0, 30_000);
+    // each output once: the redelivered inputs' outputs carried the same message ids
+    const consumer = await jsm.consumers.add('OUT', { ack_policy: AckPolicy.None });
+    const seen = new Map<string, number>();
+    for await (const m of await (await js.consumers.get('OUT', consumer.name)).fetch({ max_messages: total + 100, expires: 3000 })) {
+      seen.set(m.string(), (seen.get(m.string()) ?? 0) + 1);
+      if (seen.size === total) break;
+    }
+    expect(seen.size).toBe(total);
+    expect([...seen.values()].every((n) => n === 1)).toBe(true);
+    expect((await jsm.streams.info('OUT')).state.messages).toBe(total);
+    expect((await jsm.streams.info('DLQ')).state.messages).toBe(0);
+    p.child.kill('SIGTERM');
+    expect((await p.exited).code).toBe(0);
+    const naked = Number(/nak'ed (\d+)/.exec(p.stderr())?.[1]);
+    expect(naked).toBeGreaterThan(0);
+    expect(p.stderr()).toMatch(/publish to acks\.out failed: no publish ack in time from stream OUT \(timeout, transient\); the input will be redelivered/);
+  });
+});
