@@ -73,11 +73,17 @@ export class Pipeline {
   #subscription: Subscription | undefined;
   #sourceComplete = false;
   readonly #stages: { spec: StageSpec; stage: Stage }[] = [];
+  /** every stage is a plugin stage, whose calls note the clock on the flight (native ones do not) */
+  #everyStageTimed = false;
   #publisher!: Publisher;
   #output!: (work: Work) => Promise<void> | void;
   readonly #failures: FailureLog;
   readonly #flights = new Flights((flight, outcome) => {
-    if (flight.startedAt !== 0) this.io.timings!.settled((performance.now() - flight.startedAt) / 1000, outcome);
+    if (flight.startedAt !== 0) {
+      // settled in the run of code that timed its last call (nothing published waits for an answer): that reading is now
+      const now = flight.settlesLater || !this.#everyStageTimed ? performance.now() : flight.clock;
+      this.io.timings!.settled((now - flight.startedAt) / 1000, outcome);
+    }
     this.#settled(outcome);
   });
 
@@ -139,9 +145,10 @@ export class Pipeline {
       const native = io.native?.[spec.name];
       const stats = this.stats.stages[i]!;
       const traced = tracing?.stage(spec);
-      const stage = native ? nativeStage(native, spec, stats, host, traced) : pluginStage(this.engine, spec, stats, host, io.timings?.stageCall(spec.name), traced);
+      const stage = native ? nativeStage(native, spec, stats, host, traced) : pluginStage(this.engine, spec, stats, host, io.timings?.stageCall(spec.name), traced, i === 0);
       this.#stages.push({ spec, stage });
     }
+    this.#everyStageTimed = config.stages.every((spec) => io.native?.[spec.name] === undefined);
     // A module that cannot instantiate fails here, in either mode, before any input is taken.
     try {
       await Promise.all(this.#stages.map(({ stage }) => stage.ready()));

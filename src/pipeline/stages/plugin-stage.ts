@@ -79,6 +79,8 @@ export function pluginStage(
   host: StageHost,
   timed?: (seconds: number) => void,
   traced?: StageTracer,
+  /** the first stage: an inline call starts in the run of code the input arrived in, so its arrival reading is the call's start */
+  first = false,
 ): Stage {
   const plugin = engine.plugin(spec.plugin);
   const type = plugin.functionType(spec.function);
@@ -132,14 +134,22 @@ export function pluginStage(
       let span: unknown;
       // The span ends before finish(), which on the embedded bus runs the next stages at once: their calls are not this one's.
       const answeredInlineObserved = (work: Work, result: PoolResult | undefined, error: WaspError | undefined): void => {
-        if (timed !== undefined) timed((performance.now() - callStart) / 1000);
+        if (timed !== undefined) {
+          const end = performance.now();
+          timed((end - callStart) / 1000);
+          work.flight.clock = end;
+        }
         if (traced !== undefined) traced.end(span, result?.outputs.length ?? 0, result?.emits.length ?? 0, error);
         finish(work, result?.outputs, result?.emits, error);
       };
       // In workers: one function for every call; the outcome travels as the pool's ticket.
       const answered = (o: Outcome, result: PoolResult | undefined, error: WaspError | undefined): void => {
         inFlight--;
-        if (timed !== undefined) timed((performance.now() - o.submittedAt) / 1000);
+        if (timed !== undefined) {
+          const end = performance.now();
+          timed((end - o.submittedAt) / 1000);
+          o.work.flight.clock = end;
+        }
         if (traced !== undefined) traced.end(o.span, result?.outputs.length ?? 0, result?.emits.length ?? 0, error);
         if (!ordered || queue.peek() === o) {
           if (ordered) queue.shift();
@@ -164,7 +174,7 @@ export function pluginStage(
           if (inline) {
             if (!observed) return pool.submit(fn, work.data, work, work, answeredInline);
             if (traced !== undefined) span = traced.begin(work);
-            if (timed !== undefined) callStart = performance.now();
+            if (timed !== undefined) callStart = first ? work.flight.clock : performance.now();
             return pool.submit(fn, work.data, work, work, answeredInlineObserved);
           }
           inFlight++;
