@@ -27,6 +27,7 @@ const PARTS: Part[] = [
   { name: 'alloc', script: 'alloc.bench.js', flags: [] },
   { name: 'fault', script: 'fault.bench.js', flags: [] },
   { name: 'latency', script: 'latency.bench.js', flags: [] },
+  { name: 'jetstream', script: 'jetstream.bench.js', flags: [] },
   { name: 'chart', script: 'chart.js', flags: [] },
 ];
 
