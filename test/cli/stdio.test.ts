@@ -38,7 +38,7 @@ describe('wasp run with stdin and stdout', () => {
     child.stdin.end(Buffer.concat([Buffer.from('ab'), Buffer.from('fffe00800d', 'hex'), Buffer.from('\nx\r\n\nlast')]));
     expect(await code).toBe(0);
     expect(Buffer.concat(out.chunks)).toEqual(Buffer.concat([Buffer.from('AB'), Buffer.from('fffe00800d', 'hex'), Buffer.from('\nX\r\nLAST\n')]));
-    expect(err.text()).toMatch(/summary: 4 in, 3 out, 0 dead-lettered/);
+    expect(err.text()).toMatch(/summary: 4 in, 3 out, 0 failed \(logged: no deadLetter\)/);
   });
 
   it('keeps memory bounded while its stdout is read slowly: 2,000,000 lines, all out, in order', async () => {

@@ -10,7 +10,8 @@ import { NatsCluster } from '../helpers/nats-cluster.js';
 import { root } from '../helpers/plugins.js';
 
 const config = `${root}pipelines/text/jetstream.yaml`;
-const INPUTS = 6000;
+// enough that a leader is killed with most of the stream still to go, however fast the pipeline runs
+const INPUTS = 20_000;
 
 /**
  * A failover reads as state changes: a few warnings in all (not one per message), each "is
@@ -100,9 +101,12 @@ describe('wasp run on a three-node JetStream cluster', () => {
     it(`every output exactly once when the ${victim === 'TEXT' ? 'input' : 'output'} stream's leader is killed mid-stream`, async () => {
       const inputs = await freshStreams();
       const [a, b] = [run(), run()];
+      // both running before the failover: a start-up caught in it ends the process (its request times out), as it should
+      await Promise.all([a.waitFor('running'), b.waitFor('running')]);
       await eventually(count, (n) => n >= 1000, 30_000);
       const leader = await NatsCluster.streamReady(jsm, victim);
       await cluster.node(leader).kill();
+      expect(await count()).toBeLessThan(inputs.length);
       await eventually(count, (n) => n >= inputs.length, 90_000);
       await cluster.node(leader).start();
 
