@@ -117,9 +117,17 @@ export class JetStreamDelivery implements Delivery {
     this.subject = msg.subject;
     this.data = msg.data;
     this.headers = fromNatsHeaders(msg.headers);
-    const info = msg.info; // parsed from the reply subject on first use, then kept by nats.js
-    this.id = `${info.stream}:${info.streamSequence}`;
-    this.redeliveries = info.deliveryCount - 1;
+    // nats.js's JsMsg keeps the core message (and so the reply subject) as `msg`; without it, msg.info reads it
+    const reply = (msg as unknown as { msg?: { reply?: string } }).msg?.reply;
+    const ack = reply === undefined ? undefined : ackTokens(reply);
+    if (ack !== undefined) {
+      this.id = `${ack.stream}:${ack.streamSequence}`;
+      this.redeliveries = ack.deliveries - 1;
+    } else {
+      const info = msg.info; // nats.js's reading of the reply subject, whatever shape it has
+      this.id = `${info.stream}:${info.streamSequence}`;
+      this.redeliveries = info.deliveryCount - 1;
+    }
   }
   get deliveriesLeft(): number {
     return this.maxDeliver > 0 ? this.maxDeliver - (this.redeliveries + 1) : Number.POSITIVE_INFINITY;
@@ -142,4 +150,25 @@ export class JetStreamDelivery implements Delivery {
       /* see above */
     }
   }
+}
+
+/**
+ * The stream, stream sequence and delivery count from a JetStream message's reply subject, read
+ * in place: `$JS.ACK.<stream>.<consumer>.<deliveries>.<stream seq>.<consumer seq>.<ns>.<pending>`
+ * (9 tokens), or the same after `<domain>.<account hash>` (11, or 12 with a random token last).
+ * nats.js's msg.info builds an object of every token with a split per message (5% of a JetStream
+ * pipeline's time). Undefined for any other shape, which msg.info then reads.
+ */
+export function ackTokens(reply: string): { stream: string; streamSequence: string; deliveries: number } | undefined {
+  if (!reply.startsWith('$JS.ACK.')) return undefined;
+  const dots: number[] = [];
+  for (let at = reply.indexOf('.'); at !== -1 && dots.length < 13; at = reply.indexOf('.', at + 1)) dots.push(at);
+  const tokens = dots.length + 1;
+  const first = tokens === 9 ? 2 : tokens === 11 || tokens === 12 ? 4 : -1;
+  if (first === -1) return undefined;
+  const token = (i: number): string => reply.slice(dots[i - 1]! + 1, i < dots.length ? dots[i] : reply.length);
+  const deliveries = Number(token(first + 2));
+  const streamSequence = token(first + 3);
+  if (!Number.isInteger(deliveries) || deliveries < 1 || !/^\d+$/.test(streamSequence)) return undefined;
+  return { stream: token(first), streamSequence, deliveries };
 }
