@@ -12,8 +12,7 @@
 // sampled at the first and at the last output. Every input must be stored exactly once in the
 // output stream: the bench reads it back and counts what is missing or doubled.
 // Where the time of the pipeline goes: bench/jetstream.profile.ts.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -23,6 +22,7 @@ import { AckPolicy, jetstream, jetstreamManager, type ConsumerConfig, type JetSt
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { NatsServer } from '../test/helpers/nats-server.js';
+import { spawnSut, type Sut } from './processes.js';
 import { writeResult } from './results-dir.js';
 import { num, table } from './table.js';
 
@@ -204,41 +204,7 @@ class OutputWatch {
   }
 }
 
-interface Sut {
-  pid: number;
-  stderr(): string;
-  stop(): Promise<void>;
-}
 
-/** Starts node on a script and resolves once its stderr matches `ready`; an exit before that rejects with what it said. */
-async function spawnSut(args: string[], ready: RegExp): Promise<Sut> {
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (chunk: Buffer) => (err = (err + chunk.toString()).slice(-16_000)));
-  const sut = { pid: child.pid!, stderr: () => err, stop: () => stopChild(child) };
-  const deadline = Date.now() + 20_000;
-  try {
-    while (!ready.test(err)) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${args.join(' ')} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${err}`);
-      if (Date.now() > deadline) throw new Error(`${args.join(' ')} was not ready within 20 s:\n${err}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  } catch (error) {
-    await sut.stop();
-    throw error;
-  }
-  return sut;
-}
-
-/** SIGTERM (both drain and then say what they handled), SIGKILL if one has not ended 10 s later. */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await gone;
-  clearTimeout(timer);
-}
 
 /** Starts them all at once; if one fails, the others are stopped too. */
 async function spawnAll(count: number, args: string[], ready: RegExp): Promise<Sut[]> {

@@ -6,7 +6,7 @@
 // reports p50, p99, p99.9 and the maximum of publish-to-output, the rate achieved and what was lost.
 // Publisher (a worker thread) and receiver share the bench process, and so one clock. The bench
 // starts its own nats-server (JetStream in a temporary directory) and stops everything it started.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -18,6 +18,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { NatsServer } from '../test/helpers/nats-server.js';
+import { spawnSut, type Sut } from './processes.js';
 import { nowNs, runOf, sentNsOf, seqOf } from './latency-message.js';
 import type { PublisherJob, PublisherReport } from './latency-publisher.js';
 import { writeResult } from './results-dir.js';
@@ -101,12 +102,6 @@ interface Target {
 }
 
 /** A process under test: started, ready, stopped (drained) at the end. */
-interface Sut {
-  pid?: number;
-  stderr(): string;
-  stop(): Promise<void>;
-}
-
 /** The summary `wasp run --log-format json` logs as it ends. */
 function waspSummary(stderr: string): SystemResult['waspSummary'] {
   const line = stderr.split('\n').find((l) => l.includes('"msg":"summary"'));
@@ -135,35 +130,6 @@ const started = Date.now();
 const elapsed = (): string => `[${Math.round((Date.now() - started) / 1000)} s]`;
 let runs = 0;
 
-/** Starts node on a script and resolves once its stderr matches `ready`; an exit before that rejects with what it said. */
-async function spawnSut(args: string[], ready: RegExp): Promise<Sut> {
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (chunk: Buffer) => (err = (err + chunk.toString()).slice(-8000)));
-  const sut = { pid: child.pid, stderr: () => err, stop: () => stopChild(child) };
-  const deadline = Date.now() + 20_000;
-  try {
-    while (!ready.test(err)) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`${args.join(' ')} exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${err}`);
-      if (Date.now() > deadline) throw new Error(`${args.join(' ')} was not ready within 20 s:\n${err}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  } catch (error) {
-    await sut.stop();
-    throw error;
-  }
-  return sut;
-}
-
-/** SIGTERM (wasp run drains), SIGKILL if it has not ended 10 s later. */
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await gone;
-  clearTimeout(timer);
-}
 
 function pipelineYaml(url: string, input: string, output: string, deadLetter = ''): string {
   return `name: latency
@@ -212,7 +178,7 @@ function systems(): System[] {
       how: 'the bench publishes straight to the subject it times',
       input: 'lat.direct',
       output: 'lat.direct',
-      start: async () => ({ stderr: () => '', stop: async () => {} }),
+      start: async (): Promise<Sut> => ({ pid: 0, stderr: () => '', stop: async () => {} }), // nothing of its own to measure
     },
     corePipeline('lat.core'),
     {
