@@ -208,7 +208,7 @@ export class NatsTransport implements Transport {
     retryMs: number,
     holder: PublishFor | undefined,
   ): Promise<void> {
-    const started = Date.now();
+    const started = this.#pubAcks().now();
     try {
       await this.#publishAtLeastOnce(subject, data, h, msgId, kind, timeout);
     } catch (failure) {
@@ -357,11 +357,11 @@ export class NatsTransport implements Transport {
    */
   #route(subject: string): Promise<Route> | Route {
     const known = this.#routes.get(subject);
+    // a captured subject is asked about again only when a publish to it finds no stream (no clock read per publish)
+    if (known?.state === 'captured') return known;
     if (known !== undefined) {
       const age = Date.now() - known.checkedAt;
-      if (known.state === 'captured' || (known.state === 'deleted' && age < DELETED_RECHECK_MS) || (known.state === 'uncaptured' && age < UNCAPTURED_RECHECK_MS)) {
-        return known;
-      }
+      if ((known.state === 'deleted' && age < DELETED_RECHECK_MS) || (known.state === 'uncaptured' && age < UNCAPTURED_RECHECK_MS)) return known;
     }
     return this.#refresh(subject);
   }
