@@ -7,6 +7,7 @@ import { readModuleInfo, type ValType } from '../engine/wasm-binary.js';
 import { checkNumbers, numberHint, parseCallArgs, type CallArgs } from './call-args.js';
 import type { CommandIO } from './command.js';
 import { showData } from './show.js';
+import { Headers } from '../transport/headers.js';
 import { stderrLogger } from './stderr-logger.js';
 
 export { parseArg } from './call-args.js';
@@ -38,7 +39,7 @@ export async function callCommand(argv: string[], io: CommandIO): Promise<number
     },
   });
   try {
-    inst.setMessage(opts.subject ?? (message !== undefined ? 'call' : null), opts.headers.length > 0 ? headerMap(opts.headers) : undefined);
+    inst.setMessage(opts.subject ?? (message !== undefined ? 'call' : null), opts.headers.length > 0 ? opts.headers.reduce((h, [k, v]) => h.append(k, v), new Headers()) : undefined);
     const results = message !== undefined ? stageCall(inst, opts, message) : functionCall(inst, opts);
     if (results === undefined) io.stderr.write(`(no output: ${opts.fn} gave none and returned 0, as a stage filtering the message; --returns number prints the value)\n`);
     else for (const r of results) io.stdout.write(typeof r === 'string' ? `${r}\n` : r);
@@ -120,13 +121,6 @@ async function readInput(input: string, stdin: NodeJS.ReadableStream): Promise<U
   for await (const chunk of stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
   return new Uint8Array(Buffer.concat(chunks));
 }
-
-function headerMap(pairs: [string, string][]): { get(name: string): string | undefined; values(name: string): readonly string[] } {
-  const map = new Map<string, string[]>();
-  for (const [k, v] of pairs) map.set(k, [...(map.get(k) ?? []), v]);
-  return { get: (name) => map.get(name)?.[0], values: (name) => map.get(name) ?? [] };
-}
-
 
 /**
  * The command line has no host functions to offer. Callback imports get a

@@ -1,7 +1,7 @@
 import { findWorkers, type WorkerReport } from '../fleet/discovery.js';
 import type { CommandIO } from './command.js';
 import { onFleet, parseFleetArgs } from './fleet-connect.js';
-import { table } from './ls.js';
+import { table } from './show.js';
 import { UsageError } from './usage.js';
 
 /** Rates are the difference of two rounds of stats this far apart. */

@@ -7,6 +7,7 @@ import { resolveImport } from '../engine/plugin.js';
 import { readModuleInfo, WasmFormatError, type ExportInfo, type FuncType } from '../engine/wasm-binary.js';
 import type { CommandIO } from './command.js';
 import { parseCommandArgs } from './fleet-connect.js';
+import { table } from './show.js';
 import { UsageError } from './usage.js';
 
 /** Exports an ABI uses itself, which are not functions to call. */
@@ -46,8 +47,8 @@ export async function inspectCommand(argv: string[], io: CommandIO): Promise<num
   out.push(`memory   ${describeMemory(info.memory)}`);
 
   out.push('', 'exports:');
-  const rows = info.exports.map((e) => [e.name, e.type === undefined ? e.kind : formatType(e.type), callableAs(e, abi)] as const);
-  out.push(...table(rows));
+  const rows = info.exports.map((e) => [e.name, e.type === undefined ? e.kind : formatType(e.type), callableAs(e, abi)]);
+  out.push(...indented(rows));
 
   out.push('', 'imports:');
   if (info.imports.length === 0) out.push('  (none)');
@@ -57,11 +58,11 @@ export async function inspectCommand(argv: string[], io: CommandIO): Promise<num
     if (r.by !== 'refused') what = r.by === 'host' ? `the host (${abi})` : r.by === 'wasi' ? 'WASI, sandboxed' : 'a callback';
     else if (r.problem === 'no-callback') what = 'a host callback: an embedding program adds it (engine.addCallback); pipelines have none; wasp call stands in for it';
     else what = `refused: ${r.reason}`;
-    return [`${imp.module}.${imp.name}`, imp.type === undefined ? imp.kind : formatType(imp.type), what] as const;
+    return [`${imp.module}.${imp.name}`, imp.type === undefined ? imp.kind : formatType(imp.type), what];
   });
-  out.push(...table(answered));
+  out.push(...indented(answered));
   io.stdout.write(`${out.join('\n')}\n`);
-  return answered.some(([, , what]) => what.startsWith('refused')) ? 1 : 0;
+  return answered.some(([, , what]) => what!.startsWith('refused')) ? 1 : 0;
 }
 
 function describeMemory(memory: { min: number; max?: number } | undefined): string {
@@ -91,8 +92,7 @@ function isNumber(t: string): boolean {
   return t === 'i32' || t === 'i64' || t === 'f32' || t === 'f64';
 }
 
-function table(rows: readonly (readonly [string, string, string])[]): string[] {
-  const w0 = Math.max(0, ...rows.map((r) => r[0].length));
-  const w1 = Math.max(0, ...rows.map((r) => r[1].length));
-  return rows.map(([a, b, c]) => `  ${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`.trimEnd());
+/** A table's lines under a heading, two spaces in; none for no rows. */
+function indented(rows: string[][]): string[] {
+  return rows.length === 0 ? [] : table(rows.map(([first, ...rest]) => [`  ${first}`, ...rest])).trimEnd().split('\n');
 }

@@ -2,13 +2,9 @@ import { findWorkers } from '../fleet/discovery.js';
 import { FleetStore } from '../fleet/store.js';
 import type { CommandIO } from './command.js';
 import { onFleet, parseFleetArgs } from './fleet-connect.js';
+import { table } from './show.js';
 import { UsageError } from './usage.js';
 
-/** Columns padded to their widest cell. */
-export function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n') + '\n';
-}
 
 /** `wasp ls`: the deployed pipelines, their revision, plugins and module digests, and the workers running them. */
 export async function lsCommand(argv: string[], io: CommandIO): Promise<number> {

@@ -48,13 +48,15 @@ async function newPlugin(name: string, lang: string | undefined, io: CommandIO):
 
 async function newPipelineFile(name: string, values: Record<string, string | boolean | undefined>, io: CommandIO): Promise<number> {
   const file = join(process.cwd(), `${name}.yaml`);
-  const exists = await readdir(dirname(file)).then((entries) => entries.includes(`${name}.yaml`));
-  if (exists) {
+  const module = (values.plugin as string | undefined) ?? './plugin.wasm';
+  try {
+    // wx: an existing file is never overwritten
+    await writeFile(file, newPipeline(name, module, (values.function as string | undefined) ?? 'upper'), { flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     io.stderr.write(`error: ${name}.yaml exists: nothing written\n`);
     return 1;
   }
-  const module = (values.plugin as string | undefined) ?? './plugin.wasm';
-  await writeFile(file, newPipeline(name, module, (values.function as string | undefined) ?? 'upper'));
   io.stdout.write(`wrote ${name}.yaml${values.plugin === undefined ? ' (its plugin path is ./plugin.wasm: point it at your module, or pass --plugin FILE)' : ''}\n`);
   return 0;
 }

@@ -10,7 +10,7 @@ import { loadPipelineConfig } from '../../src/pipeline/config/load.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
 import { connectNats } from '../../src/transport/connect.js';
 import { NatsTransport } from '../../src/transport/nats.js';
-import type { Transport } from '../../src/transport/transport.js';
+import type { PublishKind, Transport } from '../../src/transport/transport.js';
 import { eventually } from '../helpers/cli.js';
 import { NatsServer } from '../helpers/nats-server.js';
 import { textPlugin, writeConfig } from '../helpers/pipelines.js';
@@ -55,33 +55,39 @@ describe('JetStream input acks wait for the publish acks', () => {
     await jsm.streams.add({ name: 'DLQ', subjects: ['acks.dlq'] });
   }
 
-  it('an input whose side output\'s ack comes late stays unacked until it comes, its output stored long before', { timeout: 60_000 }, async () => {
-    await freshStreams();
+  /**
+   * The pipeline in process on a real NatsTransport whose publishes pass through `hook` on their
+   * way to the pipeline: it sees each publish's kind and result, and gives the pipeline its own.
+   */
+  async function startWithPublishHook(yaml: string, hook: (kind: PublishKind | undefined, result: Promise<void> | void) => Promise<void> | void): Promise<Pipeline> {
     const logger = completeLogger();
-    const config = await loadPipelineConfig(await writeConfig(pipeline(server.url)));
+    const config = await loadPipelineConfig(await writeConfig(yaml));
     const inner = new NatsTransport(await connectNats(config.nats!, logger), logger);
-    let release!: () => void;
-    const late = new Promise<void>((resolve) => (release = resolve));
-    // the transport as it is, but the side output's publish ack reaches the pipeline only on release()
     const transport: Transport = {
       name: inner.name,
       source: (spec) => inner.source(spec),
       close: () => inner.close(),
       publisher: async (options) => {
         const p = await inner.publisher(options);
-        return { room: p.room, publish: (subject, data, h, id, kind, holder) => {
-          const result = p.publish(subject, data, h, id, kind, holder);
-          return kind === 'emit' ? Promise.resolve(result).then(() => late) : result;
-        } };
+        return { room: p.room, publish: (subject, data, h, id, kind, holder) => hook(kind, p.publish(subject, data, h, id, kind, holder)) };
       },
     };
     const run = await Pipeline.create(config, { transport, logger });
     cleanup.push(async () => {
-      release();
       run.close();
       await inner.close().catch(() => {});
     });
     await run.start();
+    return run;
+  }
+
+  it('an input whose side output\'s ack comes late stays unacked until it comes, its output stored long before', { timeout: 60_000 }, async () => {
+    await freshStreams();
+    let release!: () => void;
+    const late = new Promise<void>((resolve) => (release = resolve));
+    cleanup.push(() => release());
+    // the side output's publish ack reaches the pipeline only on release()
+    const run = await startWithPublishHook(pipeline(server.url), (kind, result) => (kind === 'emit' ? Promise.resolve(result).then(() => late) : result));
     await jsm.jetstream().publish('acks.in', 'hello');
     // the output and the side output are stored; the input is not acked while one ack is held back
     await eventually(async () => (await jsm.streams.info('OUT')).state.messages + (await jsm.streams.info('AUDIT')).state.messages, (n) => n === 2, 10_000);
@@ -99,35 +105,17 @@ describe('JetStream input acks wait for the publish acks', () => {
     const js = jsm.jetstream();
     const total = 2000;
     await Promise.all(Array.from({ length: total }, (_, i) => js.publish('acks.in', `m${i}`)));
-    const logger = completeLogger();
-    // publishes are not retried in place here: a timeout naks the input at once
-    const config = await loadPipelineConfig(await writeConfig(pipeline(server.url, ', publishAckTimeoutMs: 300, publishRetryMs: 0')));
-    const inner = new NatsTransport(await connectNats(config.nats!, logger), logger);
     let outputs = 0;
     let frozen: Promise<void> | undefined;
-    // the server is frozen just as the 500th output is published, so that publish is surely waiting for its ack
-    const transport: Transport = {
-      name: inner.name,
-      source: (spec) => inner.source(spec),
-      close: () => inner.close(),
-      publisher: async (options) => {
-        const p = await inner.publisher(options);
-        return { room: p.room, publish: (subject, data, h, id, kind, holder) => {
-          const result = p.publish(subject, data, h, id, kind, holder);
-          if (kind === 'out' && ++outputs === 500) {
-            server.pause();
-            frozen = new Promise((r) => setTimeout(r, 1500)).then(() => server.resume());
-          }
-          return result;
-        } };
-      },
-    };
-    const run = await Pipeline.create(config, { transport, logger });
-    cleanup.push(async () => {
-      run.close();
-      await inner.close().catch(() => {});
+    // publishes are not retried in place here: a timeout naks the input at once. The server is
+    // frozen just as the 500th output is published, so that publish is surely waiting for its ack.
+    const run = await startWithPublishHook(pipeline(server.url, ', publishAckTimeoutMs: 300, publishRetryMs: 0'), (kind, result) => {
+      if (kind === 'out' && ++outputs === 500) {
+        server.pause();
+        frozen = new Promise((r) => setTimeout(r, 1500)).then(() => server.resume());
+      }
+      return result;
     });
-    await run.start();
     await eventually(() => outputs, (n) => n >= 500, 30_000);
     await frozen;
     await eventually(async () => (await jsm.streams.info('OUT').catch(() => undefined))?.state.messages ?? -1, (n) => n >= total, 60_000);
