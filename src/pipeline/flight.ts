@@ -1,3 +1,5 @@
+// imported rather than the global, which is an accessor on globalThis: about 10 ns less a reading, on the message path
+import { performance } from 'node:perf_hooks';
 import type { Headers } from '../transport/headers.js';
 import type { Delivery, PublishFor } from '../transport/transport.js';
 import type { Work } from './work.js';
@@ -60,7 +62,7 @@ export class Flight implements Work, PublishFor {
     this.#sequence = 0;
     this.#publishFailureDeadLettered = false;
     this.settlesLater = false;
-    if (this.home.timed) this.startedAt = this.clock = performance.now();
+    if (this.home.timed) this.startedAt = this.clock = delivery.takenAt || performance.now();
     return this;
   }
 

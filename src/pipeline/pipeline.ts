@@ -1,3 +1,5 @@
+// imported rather than the global, which is an accessor on globalThis: about 10 ns less a reading, on the message path
+import { performance } from 'node:perf_hooks';
 import { map, type Subscription } from 'rxjs';
 import { Engine } from '../engine/engine.js';
 import { describe, type WaspError } from '../engine/errors.js';

@@ -1,4 +1,6 @@
 // Core NATS input: a subscription, optionally in a queue group (at most once, as core NATS).
+// imported rather than the global, which is an accessor on globalThis: about 10 ns less a reading, on the message path
+import { performance } from 'node:perf_hooks';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { Observable } from 'rxjs';
 import { FireAndForget } from './delivery.js';
@@ -62,6 +64,7 @@ class Pending {
 /** A core message that gives its place back when the pipeline settles it. */
 class CoreDelivery extends FireAndForget {
   #pending: Pending | undefined;
+  takenAt = 0;
 
   constructor(subject: string, data: Uint8Array, headers: Headers | undefined, pending: Pending) {
     super(subject, data, headers);
@@ -124,23 +127,28 @@ export function coreSource(nc: NatsConnection, input: Extract<InputSpec, { kind:
     const endSlice = (): void => {
       sliceStart = 0;
     };
-    // a look at the clock per message: a few tens of ns, where a message through NATS takes microseconds
+    // A look at the clock per message: a few tens of ns, where a message through NATS takes
+    // microseconds. The delivery keeps the reading (takenAt), which metrics use as its arrival.
+    let now = 0;
     const sliceOver = (): boolean => {
+      now = performance.now();
       if (sliceStart === 0) {
-        sliceStart = performance.now();
+        sliceStart = now;
         setImmediate(endSlice); // the event loop turned: the next read starts a new slice
-        return false;
       }
-      return performance.now() - sliceStart >= SLICE_MS;
+      return now - sliceStart >= SLICE_MS;
     };
     const drain = (): void => {
       drainScheduled = false;
       const start = performance.now();
+      let at = start;
       while (head < waiting.length) {
         const delivery = waiting[head]!;
         waiting[head++] = undefined as unknown as CoreDelivery;
+        delivery.takenAt = at;
         subscriber.next(delivery);
-        if (performance.now() - start >= SLICE_MS) break;
+        at = performance.now();
+        if (at - start >= SLICE_MS) break;
       }
       if (head < waiting.length) {
         drainScheduled = true;
@@ -165,6 +173,7 @@ export function coreSource(nc: NatsConnection, input: Extract<InputSpec, { kind:
         if (!pending.admit(msg.data.length)) return;
         const delivery = new CoreDelivery(msg.subject, msg.data, fromNatsHeaders(msg.headers), pending);
         if (head === waiting.length && !sliceOver()) {
+          delivery.takenAt = now;
           subscriber.next(delivery);
           return;
         }

@@ -26,6 +26,12 @@ export interface Delivery extends Message {
   term(reason: string): void;
   /** Still being worked on: the server waits another ack wait before redelivering it (JetStream). */
   working?(): void;
+  /**
+   * performance.now() as the source handed it on, where the source looks at the clock anyway
+   * (core NATS, to share the event loop): the pipeline's metrics take it as the arrival instead of
+   * a reading of their own. Absent or 0 where the source does not look.
+   */
+  readonly takenAt?: number;
 }
 
 /** Where input comes from. */

@@ -40,6 +40,25 @@ describe('NATS transport (real nats-server)', () => {
     await source.stop();
   });
 
+  it('hands each core message on with the clock reading it took for it (takenAt), which metrics use as its arrival', async () => {
+    const source = await transport.source({ kind: 'subject', subject: 'taken.in' });
+    const seen: { takenAt: number; handedAt: number }[] = [];
+    const sub = source.deliveries.subscribe((d) => seen.push({ takenAt: d.takenAt ?? 0, handedAt: performance.now() }));
+    await source.ready;
+    const before = performance.now();
+    for (let i = 0; i < 200; i++) transport.nc.publish('taken.in', Buffer.from(String(i)));
+    await transport.nc.flush();
+    const deadline = Date.now() + 5000;
+    while (seen.length < 200 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    sub.unsubscribe();
+    expect(seen).toHaveLength(200);
+    for (const [i, { takenAt, handedAt }] of seen.entries()) {
+      // read for this message, not once per socket read: after the one before it was handed on
+      expect(takenAt).toBeGreaterThanOrEqual(i === 0 ? before : seen[i - 1]!.handedAt);
+      expect(takenAt).toBeLessThanOrEqual(handedAt);
+    }
+  });
+
   it('creates a stream and a durable consumer, and delivers with stable ids', async () => {
     const source = await transport.source({ kind: 'stream', stream: 'T1', consumer: 'c1', subject: 't1.in', maxAckPending: 10, ackWaitMs: 5000 });
     const jsm = await jetstreamManager(transport.nc);

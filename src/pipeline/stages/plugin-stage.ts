@@ -1,3 +1,5 @@
+// imported rather than the global, which is an accessor on globalThis: about 10 ns less a reading, on the message path
+import { performance } from 'node:perf_hooks';
 import { Observable, type OperatorFunction } from 'rxjs';
 import type { Engine } from '../../engine/engine.js';
 import { SignatureError, type WaspError } from '../../engine/errors.js';
@@ -130,14 +132,16 @@ export function pluginStage(
         finish(work, result?.outputs, result?.emits, error);
       };
       const observed = timed !== undefined || traced !== undefined;
-      let callStart = 0;
       let span: unknown;
       // The span ends before finish(), which on the embedded bus runs the next stages at once: their calls are not this one's.
+      // An inline call starts at the flight's last reading (see next), kept there rather than in a variable of this closure,
+      // where every new double would be an allocation.
       const answeredInlineObserved = (work: Work, result: PoolResult | undefined, error: WaspError | undefined): void => {
         if (timed !== undefined) {
+          const flight = work.flight;
           const end = performance.now();
-          timed((end - callStart) / 1000);
-          work.flight.clock = end;
+          timed((end - flight.clock) / 1000);
+          flight.clock = end;
         }
         if (traced !== undefined) traced.end(span, result?.outputs.length ?? 0, result?.emits.length ?? 0, error);
         finish(work, result?.outputs, result?.emits, error);
@@ -174,7 +178,8 @@ export function pluginStage(
           if (inline) {
             if (!observed) return pool.submit(fn, work.data, work, work, answeredInline);
             if (traced !== undefined) span = traced.begin(work);
-            if (timed !== undefined) callStart = first ? work.flight.clock : performance.now();
+            // the first stage's call starts in the run of code the input arrived in: its arrival reading is the start
+            if (timed !== undefined && !first) work.flight.clock = performance.now();
             return pool.submit(fn, work.data, work, work, answeredInlineObserved);
           }
           inFlight++;
