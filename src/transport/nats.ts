@@ -16,7 +16,7 @@ import { isPublishSubject } from '../engine/subjects.js';
 import type { Logger } from '../engine/logger.js';
 import { AckBatch, JetStreamDelivery, termTakesReason } from './acks.js';
 import { coreSource } from './core.js';
-import { StreamMissingError, UnsafeDeadLetterError, UnsupportedInputError } from './errors.js';
+import { PublishFailedError, StreamMissingError, UnsafeDeadLetterError, UnsupportedInputError } from './errors.js';
 import { describe } from '../engine/errors.js';
 import { FailureLog, passes, publishFailure, reasonOf } from './failures.js';
 import { Outage } from './outage.js';
@@ -28,6 +28,8 @@ import type { Delivery, InputSpec, Publisher, PublisherOptions, PublishFor, Publ
 /** Deliveries of a message when the file says nothing (input.maxDeliver). */
 export const DEFAULT_MAX_DELIVER = 5;
 /** How long a JetStream publish waits for its ack when the file says nothing (nats.publishAckTimeoutMs). */
+const RESOLVED = Promise.resolve();
+
 export const DEFAULT_PUBLISH_ACK_TIMEOUT_MS = 5_000;
 /** How long a JetStream publish that fails transiently is retried in place when the file says nothing (nats.publishRetryMs). */
 export const DEFAULT_PUBLISH_RETRY_MS = 30_000;
@@ -197,8 +199,10 @@ export class NatsTransport implements Transport {
    * rather than nak'ed: a failover then costs no input a delivery, and none reaches max_deliver
    * and is dead-lettered only because an election took a few seconds. The pipeline draining ends
    * the retries, so a SIGTERM is not held up by an outage (the input is nak'ed for the next process).
+   * A publish that succeeds at once costs one promise beyond the publish ack's: this runs per
+   * output, and each await of an async function here cost a microtask and a promise more.
    */
-  async #publishHeld(
+  #publishHeld(
     subject: string,
     data: Uint8Array,
     h: Headers | undefined,
@@ -209,34 +213,52 @@ export class NatsTransport implements Transport {
     holder: PublishFor | undefined,
   ): Promise<void> {
     const started = this.#pubAcks().now();
-    try {
-      await this.#publishAtLeastOnce(subject, data, h, msgId, kind, timeout);
-    } catch (failure) {
-      if (holder === undefined || retryMs <= 0 || !passes(failure)) throw failure;
-      this.#publishing.hold();
-      try {
-        let error = failure;
-        let attemptStarted = started;
-        for (let attempt = 0; ; attempt++) {
-          if (holder.giveUp) throw error;
-          this.#publishing.failed(reasonOf(error), describe(error), attemptStarted);
-          holder.keepAlive();
-          await new Promise((r) => setTimeout(r, Math.min(RETRY_BACKOFF_MS * 2 ** attempt, RETRY_BACKOFF_MAX_MS)));
-          if (holder.giveUp) throw error;
-          attemptStarted = Date.now();
-          try {
-            await this.#publishAtLeastOnce(subject, data, h, msgId, kind, timeout);
-            break;
-          } catch (next) {
-            error = next;
-          }
-          if (!passes(error) || Date.now() - started >= retryMs) throw error;
-        }
-      } finally {
-        this.#publishing.release();
-      }
-    }
+    return this.#publishAtLeastOnce(subject, data, h, msgId, kind, timeout).then(this.#published, (failure: unknown) =>
+      this.#retryHeld(failure, started, subject, data, h, msgId, kind, timeout, retryMs, holder),
+    );
+  }
+
+  readonly #published = (): void => {
     if (this.#publishing.active) this.#publishing.succeeded();
+  };
+
+  async #retryHeld(
+    failure: unknown,
+    started: number,
+    subject: string,
+    data: Uint8Array,
+    h: Headers | undefined,
+    msgId: string | undefined,
+    kind: PublishKind,
+    timeout: number,
+    retryMs: number,
+    holder: PublishFor | undefined,
+  ): Promise<void> {
+    const first = await this.#asPublishFailure(failure, subject);
+    if (holder === undefined || retryMs <= 0 || !passes(first)) throw first;
+    this.#publishing.hold();
+    try {
+      let error = first;
+      let attemptStarted = started;
+      for (let attempt = 0; ; attempt++) {
+        if (holder.giveUp) throw error;
+        this.#publishing.failed(reasonOf(error), describe(error), attemptStarted);
+        holder.keepAlive();
+        await new Promise((r) => setTimeout(r, Math.min(RETRY_BACKOFF_MS * 2 ** attempt, RETRY_BACKOFF_MAX_MS)));
+        if (holder.giveUp) throw error;
+        attemptStarted = Date.now();
+        try {
+          await this.#publishAtLeastOnce(subject, data, h, msgId, kind, timeout);
+          break;
+        } catch (next) {
+          error = await this.#asPublishFailure(next, subject);
+        }
+        if (!passes(error) || Date.now() - started >= retryMs) throw error;
+      }
+    } finally {
+      this.#publishing.release();
+    }
+    this.#published();
   }
 
   /**
@@ -304,27 +326,47 @@ export class NatsTransport implements Transport {
    * With JetStream input: a JetStream publish (acked, deduplicated by msgID) where a stream
    * captures the subject; core NATS for an output no stream captures (warned about); a side
    * output no stream captures is refused, since its at-least-once promise could not be kept.
+   * Never throws: a failure is a rejected promise, which #asPublishFailure makes a PublishFailedError.
    */
-  async #publishAtLeastOnce(subject: string, data: Uint8Array, h: Headers | undefined, msgId: string | undefined, kind: PublishKind, timeout: number): Promise<void> {
-    if (!isPublishSubject(subject)) throw publishFailure(subject, 'invalid-subject');
-    const route = await this.#route(subject);
+  #publishAtLeastOnce(subject: string, data: Uint8Array, h: Headers | undefined, msgId: string | undefined, kind: PublishKind, timeout: number): Promise<void> {
+    if (!isPublishSubject(subject)) return Promise.reject(publishFailure(subject, 'invalid-subject'));
+    let route: Promise<Route> | Route;
+    try {
+      route = this.#route(subject);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    // a known route (every publish but a subject's first) goes on in this run of code
+    if (route instanceof Promise) return route.then((r) => this.#publishRouted(r, subject, data, h, msgId, kind, timeout));
+    return this.#publishRouted(route, subject, data, h, msgId, kind, timeout);
+  }
+
+  #publishRouted(route: Route, subject: string, data: Uint8Array, h: Headers | undefined, msgId: string | undefined, kind: PublishKind, timeout: number): Promise<void> {
     if (route.state === 'uncaptured') {
-      if (kind === 'emit') throw publishFailure(subject, 'no-stream');
+      if (kind === 'emit') return Promise.reject(publishFailure(subject, 'no-stream'));
       this.#warnCore(subject);
-      return this.#corePublish(subject, data, h);
+      return this.#corePublish(subject, data, h) ?? RESOLVED;
     }
     const size = data.length + headerBytes(h, msgId);
     const limit = this.#maxPayload();
-    if (size > limit) throw publishFailure(subject, 'too-large', { size, limit, stream: route.stream });
-    if (route.state === 'deleted') throw publishFailure(subject, 'stream-deleted', { stream: route.stream });
+    if (size > limit) return Promise.reject(publishFailure(subject, 'too-large', { size, limit, stream: route.stream }));
+    if (route.state === 'deleted') return Promise.reject(publishFailure(subject, 'stream-deleted', { stream: route.stream }));
+    // its failures are nats.js's, which #asPublishFailure turns into ours (not here: a catch is a promise more per publish)
     try {
-      await this.#pubAcks().publish(subject, data, toNatsHeaders(h), msgId, timeout);
-    } catch (cause) {
-      const reason = reasonOf(cause);
-      // Nothing answered for a subject a stream captured: ask again which stream captures it.
-      if (reason === 'no-stream') throw await this.#noAnswer(subject, route, cause);
-      throw publishFailure(subject, reason, { cause, stream: route.stream });
+      return this.#pubAcks().publish(subject, data, toNatsHeaders(h), msgId, timeout);
+    } catch (error) {
+      return Promise.reject(error); // a header nats.js refuses
     }
+  }
+
+  /** A failure of #publishAtLeastOnce as a PublishFailedError: a publish ack's failure is classified here. */
+  async #asPublishFailure(error: unknown, subject: string): Promise<unknown> {
+    if (error instanceof PublishFailedError) return error;
+    const route = this.#routes.get(subject);
+    const reason = reasonOf(error);
+    // Nothing answered for a subject a stream captured: ask again which stream captures it.
+    if (reason === 'no-stream' && route !== undefined) return this.#noAnswer(subject, route, error);
+    return publishFailure(subject, reason, { cause: error, stream: route?.stream });
   }
 
   async #noAnswer(subject: string, before: Route, cause: unknown): Promise<Error> {
