@@ -111,13 +111,24 @@ export class Flight implements Work, PublishFor {
     if (result === undefined) return;
     this.#pending++;
     this.settlesLater = true;
-    result.then(
-      () => this.release(),
-      (error: unknown) => {
+    result.then(this.#released, this.#failure(onError));
+  }
+
+  // A publish per output, for the life of a pipeline: its handlers are made once per flight (which
+  // is reused) and per onError (the pipeline has two), not per publish.
+  readonly #released = (): void => this.release();
+  readonly #failures = new Map<(error: unknown, flight: Flight) => unknown, (error: unknown) => void>();
+
+  #failure(onError: (error: unknown, flight: Flight) => unknown): (error: unknown) => void {
+    let failed = this.#failures.get(onError);
+    if (failed === undefined) {
+      failed = (error: unknown): void => {
         if (onError(error, this) !== true) this.#outcome = 'nak';
         this.release();
-      },
-    );
+      };
+      this.#failures.set(onError, failed);
+    }
+    return failed;
   }
 
   /** An id for the next thing this input causes, stable across redeliveries when the input has one. */

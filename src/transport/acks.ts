@@ -161,14 +161,31 @@ export class JetStreamDelivery implements Delivery {
  */
 export function ackTokens(reply: string): { stream: string; streamSequence: string; deliveries: number } | undefined {
   if (!reply.startsWith('$JS.ACK.')) return undefined;
-  const dots: number[] = [];
-  for (let at = reply.indexOf('.'); at !== -1 && dots.length < 13; at = reply.indexOf('.', at + 1)) dots.push(at);
-  const tokens = dots.length + 1;
+  // where the dots are, in a reused array: this runs per message
+  const dots = DOTS;
+  let count = 0;
+  for (let at = reply.indexOf('.'); at !== -1 && count < dots.length; at = reply.indexOf('.', at + 1)) dots[count++] = at;
+  const tokens = count + 1;
   const first = tokens === 9 ? 2 : tokens === 11 || tokens === 12 ? 4 : -1;
   if (first === -1) return undefined;
-  const token = (i: number): string => reply.slice(dots[i - 1]! + 1, i < dots.length ? dots[i] : reply.length);
-  const deliveries = Number(token(first + 2));
-  const streamSequence = token(first + 3);
-  if (!Number.isInteger(deliveries) || deliveries < 1 || !/^\d+$/.test(streamSequence)) return undefined;
-  return { stream: token(first), streamSequence, deliveries };
+  // token i runs from just after dot i-1 to dot i (every token read here has a dot after it)
+  const deliveries = digits(reply, dots[first + 1]! + 1, dots[first + 2]!);
+  const sequenceFrom = dots[first + 2]! + 1;
+  const sequenceTo = dots[first + 3]!;
+  if (deliveries < 1 || digits(reply, sequenceFrom, sequenceTo) < 0) return undefined;
+  return { stream: reply.slice(dots[first - 1]! + 1, dots[first]!), streamSequence: reply.slice(sequenceFrom, sequenceTo), deliveries };
+}
+
+const DOTS = new Int32Array(13);
+
+/** The decimal number s[from, to) spells, or -1 when it is empty or not all digits (or past 2^53). */
+function digits(s: string, from: number, to: number): number {
+  if (to <= from || to - from > 15) return -1;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const d = s.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
 }

@@ -21,6 +21,7 @@ import { connect } from '@nats-io/transport-node';
 import type { Logger } from '../engine/logger.js';
 import type { NatsConfig } from '../pipeline/config/schema.js';
 import { JetStreamUnavailableError, NatsConnectionError, type TlsFailure } from './errors.js';
+import { encodeNatsFromPool } from './nats-encoding.js';
 
 /** How to reach NATS: a config's nats: key without what belongs to the pipeline (its publish timings). */
 export type NatsSettings = Omit<NatsConfig, 'publishAckTimeoutMs' | 'publishRetryMs'>;
@@ -80,6 +81,7 @@ export async function connectNats(settings: NatsSettings, logger: Logger, option
     noAsyncTraces: true,
   };
 
+  encodeNatsFromPool();
   logger.info(`connecting to NATS at ${where} as ${name}`);
   let waitingFor: string | undefined;
   let nc: NatsConnection | undefined;

@@ -347,9 +347,13 @@ export class NatsTransport implements Transport {
       this.#warnCore(subject);
       return this.#corePublish(subject, data, h) ?? RESOLVED;
     }
-    const size = data.length + headerBytes(h, msgId);
     const limit = this.#maxPayload();
-    if (size > limit) return Promise.reject(publishFailure(subject, 'too-large', { size, limit, stream: route.stream }));
+    // Counted exactly only near the limit: a message id alone (the common case) takes at most
+    // MSG_ID_HEADER_BYTES and 3 bytes a character, and counting it cost 1% of a JetStream pipeline.
+    if (h !== undefined || data.length + MSG_ID_HEADER_BYTES + 3 * (msgId?.length ?? 0) > limit) {
+      const size = data.length + headerBytes(h, msgId);
+      if (size > limit) return Promise.reject(publishFailure(subject, 'too-large', { size, limit, stream: route.stream }));
+    }
     if (route.state === 'deleted') return Promise.reject(publishFailure(subject, 'stream-deleted', { stream: route.stream }));
     // its failures are nats.js's, which #asPublishFailure turns into ours (not here: a catch is a promise more per publish)
     try {
@@ -488,6 +492,9 @@ function isApiError(error: unknown, code: number): boolean {
 }
 
 const byteLength = (s: string): number => Buffer.byteLength(s, 'utf8');
+
+/** "NATS/1.0", "\r\nNats-Msg-Id: " and the closing "\r\n\r\n": the bytes of a message id's headers but the id's own. */
+const MSG_ID_HEADER_BYTES = 'NATS/1.0'.length + 4 + 'Nats-Msg-Id'.length + 4;
 
 /**
  * The bytes a message's headers take on the wire, as nats.js encodes them: "NATS/1.0", then

@@ -17,9 +17,24 @@ interface Pending {
 /** How often late acks are looked for: a timeout is noticed at most this much after it passed. */
 const SWEEP_MS = 50;
 
+/**
+ * The executor of every publish's promise, which hands its functions over through these two:
+ * a closure made per publish would cost an allocation more.
+ */
+let resolved: () => void = () => {};
+let rejected: (error: Error) => void = () => {};
+const capture = (resolve: () => void, reject: (error: Error) => void): void => {
+  resolved = resolve;
+  rejected = reject;
+};
+
 export class PublishAcks {
   readonly #nc: NatsConnection;
-  readonly #pending = new Map<string, Pending>();
+  /**
+   * By reply token, a number: an ack's subject ends with it, and reading its digits costs less
+   * than hashing the whole subject (a fresh string per ack) to look it up.
+   */
+  readonly #pending = new Map<number, Pending>();
   #inbox: string | undefined;
   #sub: Subscription | undefined;
   #sweep: NodeJS.Timeout | undefined;
@@ -32,23 +47,27 @@ export class PublishAcks {
 
   /** Publishes with a reply subject of ours; resolves once the stream acked it, or rejects as nats.js's publish would. */
   publish(subject: string, data: Uint8Array, headers: MsgHdrs | undefined, msgId: string | undefined, timeoutMs: number): Promise<void> {
-    const reply = `${this.#subscribe()}.${(this.#next++).toString(36)}`;
+    const token = this.#next++;
+    const reply = `${this.#subscribe()}.${token}`;
     let h = headers;
-    if (msgId !== undefined) (h ??= natsHeaders()).set('Nats-Msg-Id', msgId);
-    return new Promise<void>((resolve, reject) => {
-      try {
-        this.#nc.publish(subject, data, h === undefined ? { reply } : { reply, headers: h });
-      } catch (error) {
-        reject(error as Error);
-        return;
-      }
-      // a Map keeps insertion order, and every publish waits as long: the oldest are first
-      this.#pending.set(reply, { resolve, reject, subject, deadline: this.now() + timeoutMs });
-      if (this.#sweep === undefined) {
-        this.#sweep = setInterval(() => this.#expire(), SWEEP_MS).unref();
-        this.#sweptAt = Date.now();
-      }
-    });
+    if (msgId !== undefined) {
+      // on headers of its own an append does: set looks for the name first, which costs arrays per publish
+      if (h === undefined) (h = natsHeaders()).append('Nats-Msg-Id', msgId);
+      else h.set('Nats-Msg-Id', msgId);
+    }
+    try {
+      this.#nc.publish(subject, data, h === undefined ? { reply } : { reply, headers: h });
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    const promise = new Promise<void>(capture);
+    // a Map keeps insertion order, and every publish waits as long: the oldest are first
+    this.#pending.set(token, { resolve: resolved, reject: rejected, subject, deadline: this.now() + timeoutMs });
+    if (this.#sweep === undefined) {
+      this.#sweep = setInterval(() => this.#expire(), SWEEP_MS).unref();
+      this.#sweptAt = Date.now();
+    }
+    return promise;
   }
 
   /**
@@ -83,10 +102,11 @@ export class PublishAcks {
   }
 
   #answer(msg: Msg): void {
-    const pending = this.#pending.get(msg.subject);
+    const token = replyToken(msg.subject);
+    const pending = token === -1 ? undefined : this.#pending.get(token);
     // not one of ours (any more): an ack that came after its timeout, or a stray message
     if (pending === undefined) return;
-    this.#pending.delete(msg.subject);
+    this.#pending.delete(token);
     if (this.#pending.size === 0) this.#stopSweep();
     if (msg.data.length === 0 && msg.headers?.code === 503) {
       pending.reject(new NoRespondersError(pending.subject));
@@ -112,9 +132,9 @@ export class PublishAcks {
 
   #expire(): void {
     const now = (this.#sweptAt = Date.now());
-    for (const [reply, pending] of this.#pending) {
+    for (const [token, pending] of this.#pending) {
       if (pending.deadline > now) break;
-      this.#pending.delete(reply);
+      this.#pending.delete(token);
       pending.reject(new TimeoutError());
     }
     if (this.#pending.size === 0) this.#stopSweep();
@@ -132,6 +152,21 @@ export class PublishAcks {
     if (this.#sweep !== undefined) clearInterval(this.#sweep);
     this.#sweep = undefined;
   }
+}
+
+/** The number a reply subject ends with (`<inbox>.<digits>`, as publish makes them); -1 for any other ending. */
+export function replyToken(subject: string): number {
+  let token = 0;
+  let scale = 1;
+  for (let i = subject.length - 1; i >= 0; i--) {
+    const c = subject.charCodeAt(i);
+    if (c === 0x2e) break;
+    const digit = c - 0x30;
+    if (digit < 0 || digit > 9 || scale > 1e15) return -1;
+    token += digit * scale;
+    scale *= 10;
+  }
+  return scale === 1 ? -1 : token;
 }
 
 /** `{"stream":"` and then not `"`: the ack of a message a stream stored (an error ack starts {"error"). */
