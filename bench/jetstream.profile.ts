@@ -2,8 +2,9 @@
 // under node --cpu-prof over an input stream filled beforehand, summarized by module and function:
 //   node dist/bench/jetstream.profile.js [wasp|relay|relay-no-async-traces] [TOP]
 // relay and relay-no-async-traces profile the bare nats.js relay instead, for comparison. It starts
-// its own nats-server; BENCH_JS_MESSAGES inputs (50,000 by default) of 64 B. The profile is cut to
-// the window between the first and the last output, so that start-up and drain do not count, and
+// its own nats-server; BENCH_JS_MESSAGES inputs (100,000 by default) of 64 B. The profile is cut to
+// the window the bench measures CPU in (from output WARM_OUTPUTS to the last), so that start-up,
+// warming up and drain do not count, and
 // both files stay for Chrome DevTools (Performance, load profile): the paths are printed.
 // Unlike core-nats.profile.ts, the pipeline has a process of its own, so the profile holds
 // nothing of the bench's publishing or receiving.
@@ -62,7 +63,7 @@ if (window.fromUs < profile.startTime || window.toUs > profile.endTime) {
 }
 const file = join(dir, 'window.cpuprofile');
 await writeFile(file, JSON.stringify(cut(profile, window.fromUs, window.toUs)));
-console.log(`profile: ${whole} (whole process), ${file} (first to last output)\n`);
+console.log(`profile: ${whole} (whole process), ${file} (the steady state: the bench's CPU window)\n`);
 const summary = spawn(process.execPath, [fileURLToPath(new URL('./profile-summary.js', import.meta.url)), file, top], { stdio: 'inherit' });
 const [code] = (await once(summary, 'exit')) as [number | null];
 process.exitCode = code ?? 1;
