@@ -214,7 +214,7 @@ export class NatsTransport implements Transport {
   ): Promise<void> {
     const started = this.#pubAcks().now();
     return this.#publishAtLeastOnce(subject, data, h, msgId, kind, timeout).then(this.#published, (failure: unknown) =>
-      this.#retryHeld(failure, started, subject, data, h, msgId, kind, timeout, retryMs, holder),
+      this.#retryHeld(failure, subject, started, retryMs, holder, () => this.#publishAtLeastOnce(subject, data, h, msgId, kind, timeout)),
     );
   }
 
@@ -222,18 +222,8 @@ export class NatsTransport implements Transport {
     if (this.#publishing.active) this.#publishing.succeeded();
   };
 
-  async #retryHeld(
-    failure: unknown,
-    started: number,
-    subject: string,
-    data: Uint8Array,
-    h: Headers | undefined,
-    msgId: string | undefined,
-    kind: PublishKind,
-    timeout: number,
-    retryMs: number,
-    holder: PublishFor | undefined,
-  ): Promise<void> {
+  /** After the first attempt failed: `again` publishes once more. */
+  async #retryHeld(failure: unknown, subject: string, started: number, retryMs: number, holder: PublishFor | undefined, again: () => Promise<void>): Promise<void> {
     const first = await this.#asPublishFailure(failure, subject);
     if (holder === undefined || retryMs <= 0 || !passes(first)) throw first;
     this.#publishing.hold();
@@ -248,7 +238,7 @@ export class NatsTransport implements Transport {
         if (holder.giveUp) throw error;
         attemptStarted = Date.now();
         try {
-          await this.#publishAtLeastOnce(subject, data, h, msgId, kind, timeout);
+          await again();
           break;
         } catch (next) {
           error = await this.#asPublishFailure(next, subject);
