@@ -59,7 +59,6 @@ class Slot {
   }
 }
 
-const encoder = new TextEncoder();
 const RING_BYTES = 1 << 20;
 
 /** The compiled worker entry; under the TypeScript sources (tests) it is the one in dist/. */
@@ -136,7 +135,8 @@ export class WorkerPluginPool implements PluginPool {
     let slot: Slot | undefined;
     for (const candidate of this.#slots) if (!candidate.dead && (slot === undefined || candidate.load < slot.load)) slot = candidate;
     if (slot === undefined) return done(ticket, undefined, this.#unavailable());
-    const bytes = typeof data === 'string' ? encoder.encode(data) : data;
+    // Buffer.from, not TextEncoder: on Node 20 encode() costs an ArrayBuffer of its own per call (~1 us); the bytes are copied into the ring
+    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
     this.#send(slot, { fn: index, data: bytes, subject: message?.subject, headers: message?.headers, ticket, done: done as PoolDone<unknown> });
   }
 
