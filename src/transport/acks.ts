@@ -172,11 +172,21 @@ export function ackTokens(reply: string): { stream: string; streamSequence: stri
   const deliveries = digits(reply, dots[first + 1]! + 1, dots[first + 2]!);
   const sequenceFrom = dots[first + 2]! + 1;
   const sequenceTo = dots[first + 3]!;
-  if (deliveries < 1 || digits(reply, sequenceFrom, sequenceTo) < 0) return undefined;
+  // the sequence stays text, exact at any length (a stream can start past 2^53: first_seq, a purge)
+  if (deliveries < 1 || !allDigits(reply, sequenceFrom, sequenceTo)) return undefined;
   return { stream: reply.slice(dots[first - 1]! + 1, dots[first]!), streamSequence: reply.slice(sequenceFrom, sequenceTo), deliveries };
 }
 
 const DOTS = new Int32Array(13);
+
+function allDigits(s: string, from: number, to: number): boolean {
+  if (to <= from) return false;
+  for (let i = from; i < to; i++) {
+    const d = s.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return false;
+  }
+  return true;
+}
 
 /** The decimal number s[from, to) spells, or -1 when it is empty or not all digits (or past 2^53). */
 function digits(s: string, from: number, to: number): number {

@@ -28,11 +28,10 @@ import type { Delivery, InputSpec, Publisher, PublisherOptions, PublishFor, Publ
 /** Deliveries of a message when the file says nothing (input.maxDeliver). */
 export const DEFAULT_MAX_DELIVER = 5;
 /** How long a JetStream publish waits for its ack when the file says nothing (nats.publishAckTimeoutMs). */
-const RESOLVED = Promise.resolve();
-
 export const DEFAULT_PUBLISH_ACK_TIMEOUT_MS = 5_000;
 /** How long a JetStream publish that fails transiently is retried in place when the file says nothing (nats.publishRetryMs). */
 export const DEFAULT_PUBLISH_RETRY_MS = 30_000;
+const RESOLVED = Promise.resolve();
 /** Between attempts of a publish retried in place: 100 ms doubling, at most 2 s. */
 const RETRY_BACKOFF_MS = 100;
 const RETRY_BACKOFF_MAX_MS = 2_000;
@@ -328,7 +327,11 @@ export class NatsTransport implements Transport {
     }
     // a known route (every publish but a subject's first) goes on in this run of code
     if (route instanceof Promise) return route.then((r) => this.#publishRouted(r, subject, data, h, msgId, kind, timeout));
-    return this.#publishRouted(route, subject, data, h, msgId, kind, timeout);
+    try {
+      return this.#publishRouted(route, subject, data, h, msgId, kind, timeout);
+    } catch (error) {
+      return Promise.reject(error); // a logger that throws, say: a publish fails by its promise, never by a throw
+    }
   }
 
   #publishRouted(route: Route, subject: string, data: Uint8Array, h: Headers | undefined, msgId: string | undefined, kind: PublishKind, timeout: number): Promise<void> {
@@ -346,11 +349,8 @@ export class NatsTransport implements Transport {
     }
     if (route.state === 'deleted') return Promise.reject(publishFailure(subject, 'stream-deleted', { stream: route.stream }));
     // its failures are nats.js's, which #asPublishFailure turns into ours (not here: a catch is a promise more per publish)
-    try {
-      return this.#pubAcks().publish(subject, data, toNatsHeaders(h), msgId, timeout);
-    } catch (error) {
-      return Promise.reject(error); // a header nats.js refuses
-    }
+    // its callers turn a throw (a header nats.js refuses) into a rejection
+    return this.#pubAcks().publish(subject, data, toNatsHeaders(h), msgId, timeout);
   }
 
   /** A failure of #publishAtLeastOnce as a PublishFailedError: a publish ack's failure is classified here. */

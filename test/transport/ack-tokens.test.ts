@@ -23,6 +23,8 @@ describe('ack tokens', () => {
     expect(ackTokens('$JS.ACK.TEXT.upper.1.123.456.1700000000000000000.789')).toEqual({ stream: 'TEXT', streamSequence: '123', deliveries: 1 });
     expect(ackTokens('$JS.ACK.hub.ACCHASH.TEXT.upper.2.9.4.17.0')).toEqual({ stream: 'TEXT', streamSequence: '9', deliveries: 2 });
     expect(ackTokens('$JS.ACK._.ACCHASH.TEXT.upper.3.123.456.17.789.RANDOM')).toEqual({ stream: 'TEXT', streamSequence: '123', deliveries: 3 });
+    // a sequence past 2^53 (a stream that starts there) is kept exact: rounded, two inputs would share an id and one output would be dropped as a duplicate
+    expect(ackTokens('$JS.ACK.TEXT.upper.1.9007199254741003.456.17.789')).toEqual({ stream: 'TEXT', streamSequence: '9007199254741003', deliveries: 1 });
     for (const odd of ['', 'x.y', '$JS.ACK.a.b', '$JS.ACK.TEXT.upper.x.123.456.17.789', '$JS.ACK.TEXT.upper.1.12a.456.17.789', '$JS.ACK.TEXT.upper.0.1.2.3.4', '_INBOX.a.b.c.d.e.f.g.h']) {
       expect(ackTokens(odd), odd).toBeUndefined();
     }
