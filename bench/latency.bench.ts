@@ -331,6 +331,27 @@ async function loadRun(url: string, system: System, receiver: Receiver, load: nu
   };
 }
 
+/**
+ * The bench alone (publishing straight to the subject it times) at the rate of the p99 target,
+ * half the core NATS pipeline's maximum: what the machine takes, server and bench, with no
+ * pipeline in between. Undefined when either was not measured.
+ */
+async function floorAtTarget(url: string, nc: NatsConnection, results: SystemResult[]): Promise<LoadRun | undefined> {
+  const wasm = results.find((r) => r.transport === 'core NATS' && r.variant === 'Wasm stage');
+  const alone = systems().find((s) => s.transport === 'core NATS' && s.variant === 'no relay')!;
+  if (wasm === undefined || !results.some((r) => r.transport === 'core NATS' && r.variant === 'no relay')) return undefined;
+  console.log(`${elapsed()} ${label(alone)}, at half the Wasm stage's maximum (the p99 target's rate)`);
+  const receiver = new Receiver(nc, alone.output);
+  try {
+    await nc.flush();
+    const run = await loadRun(url, alone, receiver, 0.5, wasm.maxMsgPerSec);
+    console.log(`${elapsed()}   p50 ${num(run.p50Us)} us, p99 ${num(run.p99Us)} us, p99.9 ${num(run.p999Us)} us, lost ${run.lost}`);
+    return run;
+  } finally {
+    receiver.close();
+  }
+}
+
 async function measureSystem(server: NatsServer, nc: NatsConnection, jsm: JetStreamManager, dir: string, system: System): Promise<SystemResult> {
   console.log(`${elapsed()} ${label(system)}: ${system.how}`);
   const url = server.url;
@@ -507,6 +528,7 @@ async function main(): Promise<void> {
   const results: SystemResult[] = [];
   const failures: { system: string; error: string }[] = [];
   let metrics: MetricsCost | undefined;
+  let floor: LoadRun | undefined;
   try {
     const nc = await connect({ servers: server.url });
     const jsm = await jetstreamManager(nc);
@@ -516,6 +538,11 @@ async function main(): Promise<void> {
       } catch (error) {
         failures.push({ system: label(system), error: (error as Error).message });
       }
+    }
+    try {
+      floor = await floorAtTarget(server.url, nc, results);
+    } catch (error) {
+      failures.push({ system: 'the bench alone at the target rate', error: (error as Error).message });
     }
     try {
       if (chosen('metrics')) metrics = await measureMetricsCost(server.url, nc, dir);
@@ -529,6 +556,12 @@ async function main(): Promise<void> {
   }
   const targets = targetsFor(results, metrics);
   print(results, metrics, targets);
+  if (floor) {
+    console.log(
+      `the bench alone at the rate of that target (${floor.targetMsgPerSec.toLocaleString('en')} msg/s, core NATS, no pipeline): ` +
+        `p50 ${num(floor.p50Us)} us, p99 ${num(floor.p99Us)} us, p99.9 ${num(floor.p999Us)} us: what this machine takes before any pipeline`,
+    );
+  }
   for (const f of failures) console.log(`FAILED ${f.system}: ${f.error}`);
   const seconds = Math.round((Date.now() - started) / 1000);
   console.log(`latency bench took ${seconds} s`);
@@ -546,6 +579,8 @@ async function main(): Promise<void> {
     note: `latency = output received - input published, one clock (the bench process); open loop at a share of each system's maximum rate (measured closed loop, ${WINDOW} in flight); publisher paced every ~0.1 ms`,
     systems: results,
     metricsCost: metrics ?? null,
+    /** the bench alone (no pipeline) open loop at the rate the p99 target is measured at: the floor under it */
+    coreFloorAtTargetRate: floor ?? null,
     targets,
     failures,
   };
