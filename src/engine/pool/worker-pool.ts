@@ -308,9 +308,11 @@ export class WorkerPluginPool implements PluginPool {
         slot.movedAt = now;
         continue;
       }
-      const running = started !== Atomics.load(slot.progress, 1);
-      if (!running || now - slot.movedAt <= this.#timeoutMs) continue;
+      const finished = Atomics.load(slot.progress, 1);
+      if (started === finished || now - slot.movedAt <= this.#timeoutMs) continue;
       this.#drain(slot); // results written just now are good
+      // It finished after all, just now: the call at the head of the queue is the next one, which has had no time to run long.
+      if (Atomics.load(slot.progress, 1) !== finished) continue;
       const culprit = slot.sent.peek();
       if (culprit === undefined) continue;
       const name = this.plugin.exports[culprit.fn]?.name;
