@@ -1,10 +1,8 @@
+import { utf8OrUndefined } from '../engine/utf8.js';
+
 /** Message data on a terminal: as text when it is UTF-8, else as 0x-prefixed hex. */
 export function showData(data: Uint8Array): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(data);
-  } catch {
-    return `0x${Buffer.from(data).toString('hex')}`;
-  }
+  return utf8OrUndefined(data) ?? `0x${Buffer.from(data).toString('hex')}`;
 }
 
 /** Columns padded to their widest cell, two spaces apart; one line per row. */

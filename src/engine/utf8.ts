@@ -21,3 +21,14 @@ export const readUtf8: (buf: Buffer, start: number, end: number) => string =
   typeof proto.utf8Slice === 'function'
     ? (buf, start, end) => (buf as Buffer & FastUtf8).utf8Slice!(start, end)
     : (buf, start, end) => buf.toString('utf8', start, end);
+
+const strict = new TextDecoder('utf-8', { fatal: true });
+
+/** The bytes as text when they are valid UTF-8, else undefined (for showing data as text or in another form). */
+export function utf8OrUndefined(bytes: Uint8Array): string | undefined {
+  try {
+    return strict.decode(bytes);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,3 +1,4 @@
+import { utf8OrUndefined } from '../../engine/utf8.js';
 import { DEAD_LETTER_HEADERS } from '../pipeline.js';
 import type { TestCase, TestData } from '../config/schema.js';
 import type { CaseOutputs, Recorded } from './run.js';
@@ -69,12 +70,7 @@ function showData(data: TestData): string {
 
 /** Text as a quoted string, anything that is not UTF-8 as base64, as a case would write it. */
 export function showBytes(bytes: Uint8Array): string {
-  let text: string | undefined;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    text = undefined;
-  }
+  const text = utf8OrUndefined(bytes);
   if (text !== undefined) return quote(text);
   const b64 = Buffer.from(bytes).toString('base64');
   return `{ base64: ${b64.length > SHOWN_CHARS ? `${b64.slice(0, SHOWN_CHARS)}... (${bytes.length} bytes)` : b64} }`;
