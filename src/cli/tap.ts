@@ -1,5 +1,6 @@
 import type { Headers } from '../transport/headers.js';
-import type { Publisher, Transport } from '../transport/transport.js';
+import type { Transport } from '../transport/transport.js';
+import { throughPublishes } from '../transport/through.js';
 import { showData } from './show.js';
 
 /**
@@ -8,23 +9,11 @@ import { showData } from './show.js';
  * shows everything it does, not only its outputs. Data is shown as text when it is UTF-8, else hex.
  */
 export function tapTransport(transport: Transport, write: (line: string) => void): Transport {
-  return {
-    name: transport.name,
-    source: (input) => transport.source(input),
-    close: () => transport.close(),
-    publisher: async (options): Promise<Publisher> => {
-      const inner = await transport.publisher(options);
-      return {
-        room: inner.room?.bind(inner),
-        publish(subject, data, headers, msgId, kind = 'out', holder) {
-          if (kind !== 'out') write(`${kind === 'emit' ? 'emit' : 'dead'} ${subject}: ${showData(data)}${showHeaders(headers)}\n`);
-          return inner.publish(subject, data, headers, msgId, kind, holder);
-        },
-      };
-    },
-  };
+  return throughPublishes(transport, (publish) => (subject, data, headers, msgId, kind = 'out', holder) => {
+    if (kind !== 'out') write(`${kind === 'emit' ? 'emit' : 'dead'} ${subject}: ${showData(data)}${showHeaders(headers)}\n`);
+    return publish(subject, data, headers, msgId, kind, holder);
+  });
 }
-
 
 function showHeaders(headers: Headers | undefined): string {
   if (headers === undefined || headers.size === 0) return '';

@@ -10,7 +10,8 @@ import { loadPipelineConfig } from '../../src/pipeline/config/load.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
 import { connectNats } from '../../src/transport/connect.js';
 import { NatsTransport } from '../../src/transport/nats.js';
-import type { PublishKind, Transport } from '../../src/transport/transport.js';
+import { throughPublishes } from '../../src/transport/through.js';
+import type { PublishKind } from '../../src/transport/transport.js';
 import { eventually } from '../helpers/cli.js';
 import { NatsServer } from '../helpers/nats-server.js';
 import { textPlugin, writeConfig } from '../helpers/pipelines.js';
@@ -63,15 +64,7 @@ describe('JetStream input acks wait for the publish acks', () => {
     const logger = completeLogger();
     const config = await loadPipelineConfig(await writeConfig(yaml));
     const inner = new NatsTransport(await connectNats(config.nats!, logger), logger);
-    const transport: Transport = {
-      name: inner.name,
-      source: (spec) => inner.source(spec),
-      close: () => inner.close(),
-      publisher: async (options) => {
-        const p = await inner.publisher(options);
-        return { room: p.room, publish: (subject, data, h, id, kind, holder) => hook(kind, p.publish(subject, data, h, id, kind, holder)) };
-      },
-    };
+    const transport = throughPublishes(inner, (publish) => (subject, data, h, id, kind, holder) => hook(kind, publish(subject, data, h, id, kind, holder)));
     const run = await Pipeline.create(config, { transport, logger });
     cleanup.push(async () => {
       run.close();
