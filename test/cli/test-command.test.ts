@@ -3,19 +3,10 @@ import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadTestSuite } from '../../src/pipeline/cases/suite.js';
 import { wasp } from '../helpers/cli.js';
-import { textPlugin, writeConfig } from '../helpers/pipelines.js';
+import { TEXT_DEAD_LETTER, textPipelineYaml, textPlugin, writeConfig } from '../helpers/pipelines.js';
 import { root } from '../helpers/plugins.js';
 
-const pipeline = (stages: string, extra = '') => `
-name: t
-plugins:
-  text: { path: ${textPlugin} }
-input: { subject: text.in }
-stages:
-${stages}
-output: { subject: text.out }
-deadLetter: { subject: text.dlq }
-${extra}`;
+const pipeline = (stages: string, extra = '') => textPipelineYaml('t', stages, TEXT_DEAD_LETTER + extra);
 
 const upperAudit = `  - { name: upper, plugin: text, function: upper }
   - { name: audit, plugin: text, function: audit, emits: [audit.>] }`;

@@ -11,6 +11,24 @@ import { root } from './plugins.js';
 
 export const textPlugin = `${root}pipelines/text/text.wasm`;
 
+/**
+ * A pipeline of the text plugin's functions from text.in to text.out: `stages` as YAML list items,
+ * `extra` the top-level keys after output (TEXT_DEAD_LETTER, tests:, ...).
+ */
+export function textPipelineYaml(name: string, stages: string, extra = ''): string {
+  return `
+name: ${name}
+plugins:
+  text: { path: ${textPlugin} }
+input: { subject: text.in }
+stages:
+${stages}
+output: { subject: text.out }
+${extra}`;
+}
+
+export const TEXT_DEAD_LETTER = 'deadLetter: { subject: text.dlq }\n';
+
 /** Writes a pipeline config into a fresh directory and returns its path. */
 export async function writeConfig(yaml: string, name = 'pipeline.yaml'): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'wasp-pipeline-'));

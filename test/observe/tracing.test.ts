@@ -8,23 +8,14 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type Re
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NativeStageFunction } from '../../src/pipeline/stages/native-stage.js';
 import { Headers } from '../../src/transport/headers.js';
-import { embeddedPipeline, textPlugin } from '../helpers/pipelines.js';
+import { embeddedPipeline, TEXT_DEAD_LETTER, textPipelineYaml } from '../helpers/pipelines.js';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const PARENT_ID = '00f067aa0ba902b7';
 const traceparent = `00-${TRACE_ID}-${PARENT_ID}-01`;
 const tracestate = 'wasp=t1,other=v1';
 
-const yaml = (stages: string) => `
-name: traced
-plugins:
-  text: { path: ${textPlugin} }
-input: { subject: text.in }
-stages:
-${stages}
-output: { subject: text.out }
-deadLetter: { subject: text.dlq }
-`;
+const yaml = (stages: string) => textPipelineYaml('traced', stages, TEXT_DEAD_LETTER);
 
 // words flat-maps a line into words; audit emits each word to audit.text; check fails a word with an x
 const threeStages = (auditMode: 'inline' | 'worker' = 'inline') => `

@@ -6,17 +6,9 @@ import { loadPipelineConfig } from '../../src/pipeline/config/load.js';
 import { DEAD_LETTER_HEADERS, Pipeline } from '../../src/pipeline/pipeline.js';
 import { EmbeddedTransport } from '../../src/transport/embedded.js';
 import { Headers } from '../../src/transport/headers.js';
-import { embeddedPipeline, textPlugin, writeConfig } from '../helpers/pipelines.js';
+import { embeddedPipeline, textPipelineYaml, textPlugin, writeConfig } from '../helpers/pipelines.js';
 
-const config = (stages: string, extra = '') => `
-name: test
-plugins:
-  text: { path: ${textPlugin} }
-input: { subject: text.in }
-stages:
-${stages}
-output: { subject: text.out }
-${extra}`;
+const config = (stages: string, extra = '') => textPipelineYaml('test', stages, extra);
 
 describe('pipeline on the embedded bus', () => {
   it('maps, filters and flat-maps through one stage each', async () => {

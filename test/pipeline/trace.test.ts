@@ -15,7 +15,7 @@ import { Headers } from '../../src/transport/headers.js';
 import { NatsTransport } from '../../src/transport/nats.js';
 import { eventually } from '../helpers/cli.js';
 import { NatsServer } from '../helpers/nats-server.js';
-import { embeddedPipeline, textPlugin, writeConfig } from '../helpers/pipelines.js';
+import { embeddedPipeline, TEXT_DEAD_LETTER, textPipelineYaml, textPlugin, writeConfig } from '../helpers/pipelines.js';
 
 const text = (d: Uint8Array) => Buffer.from(d).toString();
 
@@ -79,16 +79,7 @@ const expected = {
 };
 
 describe('trace context on the embedded bus', () => {
-  const yaml = (stages: string) => `
-name: trace
-plugins:
-  text: { path: ${textPlugin} }
-input: { subject: text.in }
-stages:
-${stages}
-output: { subject: text.out }
-deadLetter: { subject: text.dlq }
-`;
+  const yaml = (stages: string) => textPipelineYaml('trace', stages, TEXT_DEAD_LETTER);
 
   async function run(stages: string, lines: typeof inputs) {
     const p = await embeddedPipeline(yaml(stages));
