@@ -2,7 +2,7 @@
 // and a temporary store, and stops it by its process. No mocks of NATS. A test
 // may hand it a config file's text (authentication, TLS) and extra arguments.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -107,10 +107,20 @@ export class NatsServer {
     this.#log = log;
   }
 
-  /** Freezes the process (SIGSTOP): connections stay open, nothing is answered until resume(). */
+  /**
+   * Freezes the process (SIGSTOP): connections stay open, nothing is answered until resume().
+   * Returns once the process is stopped, not when the signal is sent: a server still running on
+   * the other core for a moment could answer what the caller sends next.
+   */
   pause(): void {
-    this.#process?.kill('SIGSTOP');
+    const child = this.#process;
+    if (child?.pid === undefined) return;
+    child.kill('SIGSTOP');
     this.#paused = true;
+    const until = Date.now() + 5_000;
+    while (processState(child.pid) !== 'T') {
+      if (Date.now() > until) throw new Error(`nats-server (pid ${child.pid}) did not stop on SIGSTOP`);
+    }
   }
 
   resume(): void {
@@ -189,4 +199,11 @@ export async function stopChild(child: ChildProcess | undefined): Promise<void> 
   const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
   await gone;
   clearTimeout(timer);
+}
+
+/** The state letter in /proc/PID/stat (R running, S sleeping, T stopped, ...). */
+function processState(pid: number): string | undefined {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // the command name (in parentheses) may hold spaces: the state follows its closing parenthesis
+  return stat[stat.lastIndexOf(')') + 2];
 }

@@ -9,12 +9,15 @@ import { completeLogger } from '../../src/engine/logger.js';
 import { loadPipelineConfig } from '../../src/pipeline/config/load.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
 import { connectNats } from '../../src/transport/connect.js';
+import { PublishFailedError } from '../../src/transport/errors.js';
 import { NatsTransport } from '../../src/transport/nats.js';
 import { throughPublishes } from '../../src/transport/through.js';
-import type { PublishKind } from '../../src/transport/transport.js';
+import type { Publisher, PublishKind } from '../../src/transport/transport.js';
 import { eventually } from '../helpers/cli.js';
 import { NatsServer } from '../helpers/nats-server.js';
 import { textPlugin, writeConfig } from '../helpers/pipelines.js';
+
+type Publish = Publisher['publish'];
 
 const pipeline = (url: string, extra = '', input = '') => `
 name: acks
@@ -57,21 +60,25 @@ describe('JetStream input acks wait for the publish acks', () => {
   }
 
   /**
-   * The pipeline in process on a real NatsTransport whose publishes pass through `hook` on their
-   * way to the pipeline: it sees each publish's kind and result, and gives the pipeline its own.
+   * The pipeline in process on a real NatsTransport whose publishes pass through `through` on
+   * their way out: it sees each publish before it is made, and gives the pipeline its result.
    */
-  async function startWithPublishHook(yaml: string, hook: (kind: PublishKind | undefined, result: Promise<void> | void) => Promise<void> | void): Promise<Pipeline> {
+  async function startThrough(yaml: string, through: (publish: Publish) => Publish): Promise<Pipeline> {
     const logger = completeLogger();
     const config = await loadPipelineConfig(await writeConfig(yaml));
     const inner = new NatsTransport(await connectNats(config.nats!, logger), logger);
-    const transport = throughPublishes(inner, (publish) => (subject, data, h, id, kind, holder) => hook(kind, publish(subject, data, h, id, kind, holder)));
-    const run = await Pipeline.create(config, { transport, logger });
+    const run = await Pipeline.create(config, { transport: throughPublishes(inner, through), logger });
     cleanup.push(async () => {
       run.close();
       await inner.close().catch(() => {});
     });
     await run.start();
     return run;
+  }
+
+  /** As startThrough, with `hook` seeing each publish's kind and result, and giving the pipeline its own. */
+  function startWithPublishHook(yaml: string, hook: (kind: PublishKind | undefined, result: Promise<void> | void) => Promise<void> | void): Promise<Pipeline> {
+    return startThrough(yaml, (publish) => (subject, data, h, id, kind, holder) => hook(kind, publish(subject, data, h, id, kind, holder)));
   }
 
   it('an input whose side output\'s ack comes late stays unacked until it comes, its output stored long before', { timeout: 60_000 }, async () => {
@@ -99,20 +106,28 @@ describe('JetStream input acks wait for the publish acks', () => {
     const total = 2000;
     await Promise.all(Array.from({ length: total }, (_, i) => js.publish('acks.in', `m${i}`)));
     let outputs = 0;
+    let timedOut = 0;
     let frozen: Promise<void> | undefined;
-    // publishes are not retried in place here: a timeout naks the input at once. The server is
-    // frozen just as the 500th output is published, so that publish is surely waiting for its ack.
-    const run = await startWithPublishHook(pipeline(server.url, ', publishAckTimeoutMs: 300, publishRetryMs: 0'), (kind, result) => {
+    // Publishes are not retried in place here: a timeout naks the input at once. The server is
+    // frozen (and stopped, not only signalled) before the 500th output is published, so that
+    // publish surely waits for its ack past the timeout: frozen after it, the server could have
+    // stored and acked it already, and nothing later been published while it was frozen.
+    const run = await startThrough(pipeline(server.url, ', publishAckTimeoutMs: 300, publishRetryMs: 0'), (publish) => (subject, data, h, id, kind, holder) => {
       if (kind === 'out' && ++outputs === 500) {
         server.pause();
         frozen = new Promise((r) => setTimeout(r, 1500)).then(() => server.resume());
       }
+      const result = publish(subject, data, h, id, kind, holder);
+      result?.catch((error: unknown) => {
+        if (error instanceof PublishFailedError && error.reason === 'timeout') timedOut++;
+      });
       return result;
     });
     await eventually(() => outputs, (n) => n >= 500, 30_000);
     await frozen;
     await eventually(async () => (await jsm.streams.info('OUT').catch(() => undefined))?.state.messages ?? -1, (n) => n >= total, 60_000);
     await eventually(async () => (await jsm.consumers.info('IN', 'acks')).num_ack_pending, (n) => n === 0, 30_000);
+    expect(timedOut).toBeGreaterThan(0);
     expect(run.stats.naked).toBeGreaterThan(0);
     // each output once: the redelivered inputs' outputs carried the same message ids
     const consumer = await jsm.consumers.add('OUT', { ack_policy: AckPolicy.None });
