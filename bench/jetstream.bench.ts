@@ -41,6 +41,13 @@ export const WARM_OUTPUTS = Math.max(1, Math.floor(N / 5));
 const BYTES = 64;
 const PROCESS_COUNTS = [1, 2, 3];
 /**
+ * The consumer's max_ack_pending (input.maxAckPending) that one `wasp run` is also measured with,
+ * one run each: how the window, and with it the pull's batch (the window, at most 256), shape
+ * throughput. BENCH_JS_ONLY=windows runs only these, and writes no results.
+ */
+const WINDOWS = [64, 128, 256, 1024, 4096];
+const ONLY_WINDOWS = process.env.BENCH_JS_ONLY === 'windows';
+/**
  * Rounds of the one-process runs, which the targets compare: one run's CPU per message moves by a
  * third on a shared machine, so each target is the median of its ratio over the rounds, each
  * ratio between runs of the same round.
@@ -67,8 +74,12 @@ export interface System {
   name: string;
   how: string;
   consumer: string;
+  /** the consumer's max_ack_pending, which the bench holds back before it releases the processes */
+  window: number;
   /** the consumer exactly as the processes create or want it, so that none of them changes it on start */
   consumerConfig: Partial<ConsumerConfig>;
+  /** the pipeline file the processes run, if they run one */
+  pipeline?: (url: string) => string;
   args(url: string, yaml: string): string[];
   ready: RegExp;
   /** inputs one process handled, from what it said as it ended */
@@ -82,6 +93,7 @@ function relay(name: string, how: string, flags: string[]): System {
     name,
     how,
     consumer: 'relay',
+    window: MAX_ACK_PENDING,
     consumerConfig: { durable_name: 'relay', ...relayConsumer },
     args: (url) => [relayScript, 'jetstream', url, IN_STREAM, 'relay', OUT_SUBJECT, ...flags],
     ready: /relaying/,
@@ -92,29 +104,36 @@ function relay(name: string, how: string, flags: string[]): System {
   };
 }
 
-export const SYSTEMS: System[] = [
-  {
-    name: 'wasp run',
-    how: `wasp run: stream ${IN_STREAM} (durable, ${MAX_ACK_PENDING} unacked) -> Wasm identity (inline, 1 instance) -> ${OUT_SUBJECT} (stream ${OUT_STREAM}), dead letters discarded`,
+/** `wasp run` on a consumer with `window` unacked messages at most (input.maxAckPending). */
+export function waspRun(window = MAX_ACK_PENDING): System {
+  return {
+    name: window === MAX_ACK_PENDING ? 'wasp run' : `wasp run, maxAckPending ${window}`,
+    how: `wasp run: stream ${IN_STREAM} (durable, ${window} unacked) -> Wasm identity (inline, 1 instance) -> ${OUT_SUBJECT} (stream ${OUT_STREAM}), dead letters discarded`,
     consumer: 'wasp',
-    consumerConfig: { durable_name: 'wasp', ack_policy: AckPolicy.Explicit, max_ack_pending: MAX_ACK_PENDING, ack_wait: ACK_WAIT_MS * 1_000_000, max_deliver: MAX_DELIVER },
+    window,
+    consumerConfig: { durable_name: 'wasp', ack_policy: AckPolicy.Explicit, max_ack_pending: window, ack_wait: ACK_WAIT_MS * 1_000_000, max_deliver: MAX_DELIVER },
+    pipeline: (url) => pipelineYaml(url, window),
     args: (_url, yaml) => [waspBin, 'run', yaml, '--log-format', 'json'],
     ready: /running on/,
     handled: (stderr) => {
       const line = stderr.split('\n').find((l) => l.includes('"msg":"summary"'));
       return line === undefined ? undefined : (JSON.parse(line) as { acked: number }).acked;
     },
-  },
+  };
+}
+
+export const SYSTEMS: System[] = [
+  waspRun(),
   relay('relay', `nats.js defaults: consume ${IN_STREAM} (${MAX_ACK_PENDING} unacked), publish to ${OUT_SUBJECT} with ack and msgID, then ack`, []),
   relay('relay, noAsyncTraces', 'the same with noAsyncTraces: true, as wasp run connects', ['--no-async-traces']),
 ];
 
-export function pipelineYaml(url: string): string {
+export function pipelineYaml(url: string, window = MAX_ACK_PENDING): string {
   // the pool as the latency bench has it, so that the two benches measure the same pipeline
   return `name: jetstream-bench
 nats: { servers: "${url}" }
 plugins: { text: { path: ${plugin} } }
-input: { stream: ${IN_STREAM}, consumer: wasp, maxAckPending: ${MAX_ACK_PENDING} }
+input: { stream: ${IN_STREAM}, consumer: wasp, maxAckPending: ${window} }
 stages: [{ name: identity, plugin: text, function: identity, pool: { size: 1, mode: inline } }]
 output: { subject: ${OUT_SUBJECT} }
 deadLetter: { discard: true }
@@ -252,13 +271,13 @@ async function fill(nc: NatsConnection, jsm: JetStreamManager): Promise<void> {
  * one, all wait for input until the bench gives the window back (nak): they then start together,
  * and none of the time they take to start is measured.
  */
-async function holdWindow(js: JetStreamClient, consumer: string): Promise<JsMsg[]> {
+async function holdWindow(js: JetStreamClient, consumer: string, window: number): Promise<JsMsg[]> {
   const held: JsMsg[] = [];
   const c = await js.consumers.get(IN_STREAM, consumer);
-  for (let attempt = 0; held.length < MAX_ACK_PENDING && attempt < 5; attempt++) {
-    for await (const m of await c.fetch({ max_messages: MAX_ACK_PENDING - held.length, expires: 2_000 })) held.push(m);
+  for (let attempt = 0; held.length < window && attempt < 5; attempt++) {
+    for await (const m of await c.fetch({ max_messages: window - held.length, expires: 2_000 })) held.push(m);
   }
-  if (held.length < MAX_ACK_PENDING) throw new Error(`could hold only ${held.length} of the consumer's ${MAX_ACK_PENDING} unacked messages`);
+  if (held.length < window) throw new Error(`could hold only ${held.length} of the consumer's ${window} unacked messages`);
   return held;
 }
 
@@ -312,14 +331,14 @@ export interface Run {
   releaseToFirstOutputMs: number;
 }
 
-/** What a run needs of the server: a connection to it, its process and a pipeline file pointing at it. */
+/** What a run needs of the server: a connection to it, its process and a folder for pipeline files. */
 export interface Bench {
   url: string;
   nc: NatsConnection;
   js: JetStreamClient;
   jsm: JetStreamManager;
   serverPid: number;
-  yaml: string;
+  dir: string;
 }
 
 /**
@@ -329,11 +348,13 @@ export interface Bench {
  * output stream read back.
  */
 export async function measure(bench: Bench, system: System, count: number, round = 1, nodeFlags: string[] = []): Promise<{ run: Run; window: { fromUs: number; toUs: number } }> {
-  const { nc, js, jsm, serverPid, yaml, url } = bench;
+  const { nc, js, jsm, serverPid, dir, url } = bench;
+  const yaml = join(dir, 'pipeline.yaml');
+  if (system.pipeline !== undefined) await writeFile(yaml, system.pipeline(url));
   await freshStreams(jsm);
   await fill(nc, jsm);
   await jsm.consumers.add(IN_STREAM, system.consumerConfig);
-  const held = await holdWindow(js, system.consumer);
+  const held = await holdWindow(js, system.consumer, system.window);
   let suts: Sut[] = [];
   let watch: OutputWatch | undefined;
   let releaseToFirstOutputMs = NaN;
@@ -393,11 +414,9 @@ export async function withServer<T>(body: (bench: Bench) => Promise<T>): Promise
     const server = await NatsServer.start({ args: ['-P', pidFile] });
     try {
       const serverPid = Number((await readFile(pidFile, 'utf8')).trim());
-      const yaml = join(dir, 'pipeline.yaml');
-      await writeFile(yaml, pipelineYaml(server.url));
       const nc = await connect({ servers: server.url });
       try {
-        return await body({ url: server.url, nc, js: jetstream(nc), jsm: await jetstreamManager(nc), serverPid, yaml });
+        return await body({ url: server.url, nc, js: jetstream(nc), jsm: await jetstreamManager(nc), serverPid, dir });
       } finally {
         await nc.close();
       }
@@ -475,26 +494,41 @@ function print(runs: Run[], targets: Record<string, Target>): void {
   }
 }
 
+interface WindowRun {
+  maxAckPending: number;
+  run: Run;
+}
+
+function printWindows(runs: WindowRun[]): void {
+  if (runs.length === 0) return;
+  console.log(`\nwasp run, one process, by the consumer's max_ack_pending (the pull's batch is that, at most 256), one run each`);
+  const body = runs.map(({ maxAckPending, run }) => [maxAckPending, run.msgPerSec, num(run.cpuUsPerMessage), num(run.serverCpuUsPerMessage)]);
+  console.log(table(['maxAckPending', 'msg/s', 'CPU us/msg', 'server CPU us/msg'], body, 1));
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const elapsed = (): string => `[${Math.round((Date.now() - started) / 1000)} s]`;
   const loadBefore = loadavg()[0]!;
   console.log(`JetStream CPU bench: load average ${loadBefore.toFixed(2)} on ${cpus().length} cores before it starts`);
   const runs: Run[] = [];
+  const windowRuns: WindowRun[] = [];
   const failures: { run: string; error: string }[] = [];
   let serverVersion: string | undefined;
   await withServer(async (bench) => {
     serverVersion = bench.nc.info?.version;
     // the systems take turns within each process count, in an order that flips each round, so that a drift of the machine favours none
-    const plan = PROCESS_COUNTS.flatMap((count) =>
+    const plan: { count: number; round: number; systems: System[]; sweep?: true }[] = PROCESS_COUNTS.flatMap((count) =>
       Array.from({ length: count === 1 ? ROUNDS : 1 }, (_, i) => ({ count, round: i + 1, systems: i % 2 === 0 ? SYSTEMS : [...SYSTEMS].reverse() })),
     );
-    for (const { count, round, systems } of plan) {
+    const sweep = WINDOWS.map((window) => ({ count: 1, round: 1, systems: [waspRun(window)], sweep: true as const }));
+    for (const { count, round, systems, sweep: inSweep } of [...(ONLY_WINDOWS ? [] : plan), ...sweep]) {
       for (const system of systems) {
-        const what = `${system.name} x ${count}${count === 1 ? `, round ${round}` : ''}`;
+        const what = inSweep ? `wasp run, maxAckPending ${system.window}` : `${system.name} x ${count}${count === 1 ? `, round ${round}` : ''}`;
         try {
           const { run: r } = await measure(bench, system, count, round);
-          runs.push(r);
+          if (inSweep) windowRuns.push({ maxAckPending: system.window, run: r });
+          else runs.push(r);
           const s = r.stored;
           console.log(
             `${elapsed()} ${what}: ${r.msgPerSec.toLocaleString('en')} msg/s, CPU ${num(r.cpuUsPerMessage)} us/msg (${r.perProcess.map((p) => `${num(p.cpuUsPerMessage)} over ${p.handled ?? '?'}`).join(', ')}), ` +
@@ -511,10 +545,15 @@ async function main(): Promise<void> {
     }
   });
   const targets = targetsFor(runs);
-  print(runs, targets);
+  if (!ONLY_WINDOWS) print(runs, targets);
+  printWindows(windowRuns);
   for (const f of failures) console.log(`FAILED ${f.run}: ${f.error}`);
   const seconds = Math.round((Date.now() - started) / 1000);
   console.log(`JetStream CPU bench took ${seconds} s`);
+  if (ONLY_WINDOWS) {
+    if (failures.length > 0) process.exitCode = 1;
+    return;
+  }
   await writeResult('jetstream.json', {
     date: new Date().toISOString(),
     node: process.version,
@@ -533,6 +572,7 @@ async function main(): Promise<void> {
       `CPU per message (cpuUsPerMessage, serverCpuUsPerMessage, the targets) from output ${WARM_OUTPUTS} (warmed up) to the last, and from the first (wholeRun...); ` +
       'CPU = utime + stime of all threads from /proc/PID/stat (10 ms ticks); the processes start held back (the bench holds the consumer\'s unacked window) and are released together',
     runs,
+    windows: windowRuns.map(({ maxAckPending, run }) => ({ maxAckPending, msgPerSec: run.msgPerSec, cpuUsPerMessage: run.cpuUsPerMessage, serverCpuUsPerMessage: run.serverCpuUsPerMessage, complete: run.complete })),
     targets,
     failures,
   });
