@@ -62,13 +62,15 @@ export interface CallbackHost {
   memory(): PluginMemory;
   /** A block from the plugin's wasp_alloc, or 0 after recording an AllocationError for the call. */
   allocate(size: number, purpose: string): number;
+  /** Records a callback's failure for the call (a plugin that catches it still fails); returns it to throw. */
+  failed(error: CallbackError): CallbackError;
 }
 
 /** The import function for one instance: copies arguments out, calls the callback, writes its result in. */
 export function bindCallback(callback: Callback, host: CallbackHost): (...raw: unknown[]) => unknown {
   const { params, result } = callback.signature;
   const label = `${callback.namespace}.${callback.name}`;
-  const fail = (cause: unknown): CallbackError => new CallbackError(label, { ...host.context, cause });
+  const fail = (cause: unknown): CallbackError => host.failed(new CallbackError(label, { ...host.context, cause }));
 
   return (...raw: unknown[]) => {
     const args: unknown[] = [];
@@ -157,10 +159,11 @@ export function bindOneValueCallback(
   read: (type: 'string' | 'bytes', raw: unknown, what: string) => unknown,
   write: (value: string | Uint8Array, what: string) => unknown,
   none: unknown,
+  failed: (error: CallbackError) => CallbackError,
 ): (...raw: unknown[]) => unknown {
   const { params, result = 'void' } = callback.signature;
   const label = `${callback.namespace}.${callback.name}`;
-  const fail = (cause: unknown): CallbackError => new CallbackError(label, { ...context(), cause });
+  const fail = (cause: unknown): CallbackError => failed(new CallbackError(label, { ...context(), cause }));
   return (...raw: unknown[]) => {
     const args = params.map((t, i) => (t === 'string' || t === 'bytes' ? read(t, raw[i], `argument to ${label}`) : raw[i]));
     const value = invokeCallback(callback, args, fail);

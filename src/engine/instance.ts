@@ -19,9 +19,10 @@ import {
 } from './errors.js';
 import { DEADLINE_IMPORT } from './deadline/instrument.js';
 import { EMIT_ACCEPTED, EMIT_BAD_POINTER, EMIT_INVALID_SUBJECT, EMIT_NO_EMITTER, EMIT_REFUSED, NOT_FOUND } from './host-imports.js';
-import { checkTimeout, DEADLINE_STEPS, MAX_LOG_LINE_BYTES, MAX_SUBJECT_BYTES, RECORD_COST } from './limits.js';
+import { checkTimeout, DEADLINE_STEPS, HOST_WORK_LOOK_BYTES, MAX_LOG_LINE_BYTES, MAX_SUBJECT_BYTES, PAGE_BYTES, RECORD_COST } from './limits.js';
 import { LOG_LEVELS, type Logger, type LogLevel } from './logger.js';
 import { isPublishSubject, matchesAny } from './subjects.js';
+import { guardWasi } from './wasi-guard.js';
 import { routeOutput, type OutputStream } from './wasi-output.js';
 import { copyOut } from './copy-out.js';
 import { outOfBounds, PluginMemory } from './memory.js';
@@ -183,6 +184,7 @@ export class Instance {
       context: { plugin: plugin.name },
       memory: () => this.#requireMemory('a callback'),
       allocate: (size, purpose) => this.#allocateInCall(size, purpose),
+      failed: (error) => this.#callbackFailed(error),
     };
     Object.defineProperty(host, 'context', { get: () => this.#context() });
 
@@ -207,6 +209,16 @@ export class Instance {
     if (plugin.usesWasi) {
       this.#wasi = createWasi(options.wasi ?? plugin.wasi ?? {}, { plugin: plugin.name });
       const wasi = this.#wasi.getImports(module) as Record<string, Record<string, unknown>>;
+      // guarded first: stdout and stderr are then taken by routeOutput before they reach it
+      guardWasi(wasi, {
+        memory: () => this.#memory?.bytes(),
+        work: this.#hostWork,
+        fileBytes: limits.memoryLimitPages * PAGE_BYTES,
+        exhausted: () => {
+          this.needsReplacement = true;
+          this.#logger.warn(`plugin ${plugin.name}: its WASI files took ${limits.memoryLimitPages * PAGE_BYTES} bytes, as much as memoryLimitPages allows; writes now fail with ENOSPC, and the instance is replaced`, { plugin: plugin.name, function: this.#function || undefined });
+        },
+      });
       this.#stdio = routeOutput(wasi, () => this.#memory?.bytes(), (stream, line) => this.#logLine('debug', line, stream));
       if (plugin.abi !== 'wasp/1') catchExit(wasi);
       Object.assign(imports, wasi);
@@ -267,6 +279,7 @@ export class Instance {
       },
       fail: (error, inPlugin) => this.#abort(error, inPlugin),
       record: (error) => this.#record(error),
+      callbackFailed: (error) => this.#callbackFailed(error),
       log: (level, line) => {
         const n = Buffer.byteLength(line, 'utf8');
         this.#logLine(level, n > MAX_LOG_LINE_BYTES ? `${Buffer.from(line, 'utf8').subarray(0, MAX_LOG_LINE_BYTES).toString('utf8')}…` : line, undefined);
@@ -672,9 +685,12 @@ export class Instance {
    * from the copy-in: an AllocationError of ours, or wasp_alloc trapping.
    */
   #abortBlock(error: unknown, ptr: number, size: number): WaspError {
-    if (ptr !== 0) this.#freeBlock(ptr, size);
     const inPlugin = ptr !== 0 || size === 0 || !(error instanceof WaspError);
-    return this.#abort(error, inPlugin);
+    const failure = this.#abort(error, inPlugin);
+    // after the failure is named: wasp_free's own deadline check would otherwise trap first and
+    // make a timeout read as a trap; an unwound instance is not called again at all
+    if (ptr !== 0 && !this.needsReplacement) this.#freeBlock(ptr, size);
+    return failure;
   }
 
   #invoke(entry: Entry, args: readonly Arg[], mode: Mode): unknown {
@@ -699,7 +715,11 @@ export class Instance {
     this.#first = this.#rest = null;
     this.#count = 0;
     const failure = inPlugin ? this.#unwound(error) : (error as WaspError);
-    if (this.#blockCount !== 0) this.#freeBlocks();
+    if (this.#blockCount !== 0) {
+      // an unwound instance is replaced, blocks and all: calling its wasp_free again could only fail too
+      if (this.needsReplacement) this.#blockCount = 0;
+      else this.#freeBlocks();
+    }
     return failure;
   }
 
@@ -859,6 +879,16 @@ export class Instance {
     this.#pending ??= error;
   }
 
+  /**
+   * A host function failed under the plugin: the call fails when it returns, even if the plugin
+   * caught what was thrown (a catch_all), and the instance, unwound part way, is not trusted again.
+   */
+  #callbackFailed(error: CallbackError): CallbackError {
+    this.#record(error);
+    this.needsReplacement = true;
+    return error;
+  }
+
   #stateError(name: string): InstanceStateError {
     return new InstanceStateError(
       this.removed
@@ -938,8 +968,10 @@ export class Instance {
   }
 
   #error(ptr: number, len: number): void {
-    const message = this.#readString(ptr, len, 'wasp.error');
-    if (message !== null) this.#errorMessage = message;
+    // like a log line, only the first MAX_LOG_LINE_BYTES are read: the message ends up in a log or a header
+    const n = len >>> 0;
+    const message = this.#readString(ptr, Math.min(n, MAX_LOG_LINE_BYTES), 'wasp.error');
+    if (message !== null) this.#errorMessage = n > MAX_LOG_LINE_BYTES ? `${message}…` : message;
   }
 
   #emit(subjectPtr: number, subjectLen: number, dataPtr: number, dataLen: number): number {
@@ -984,7 +1016,7 @@ export class Instance {
     try {
       accepted = this.#onEmit(subject, data);
     } catch (cause) {
-      throw new CallbackError('wasp.emit', { ...this.#context(), cause });
+      throw this.#callbackFailed(new CallbackError('wasp.emit', { ...this.#context(), cause }));
     }
     if (accepted !== false) return EMIT_ACCEPTED;
     this.#refusedEmits++;
@@ -1039,8 +1071,27 @@ export class Instance {
       this.#record(outOfBounds(ptr >>> 0, len >>> 0, this.memoryBytes, what, this.#context()));
       return null;
     }
+    this.#hostWork(len >>> 0);
     return memory.readUtf8(ptr >>> 0, (ptr >>> 0) + (len >>> 0));
   }
+
+  /**
+   * A host call about to do work the plugin sized (`bytes` to read, fill or hash) looks at the
+   * deadline when the work is large. The module's own checks come every DEADLINE_STEPS loop
+   * turns, and a loop whose every turn is such a call would otherwise run that many of them
+   * between two looks (hours, for calls over all of memory). Past the deadline the call fails
+   * there: recorded, so that a plugin catching the throw still fails, and the instance replaced.
+   */
+  readonly #hostWork = (bytes: number): void => {
+    if (bytes < HOST_WORK_LOOK_BYTES || this.#timeoutMs === 0 || this.#check() !== 0) return;
+    const error = new PluginTimeoutError(`plugin ${this.#plugin.name}: ${this.#function} ran past its ${this.#timeoutMs} ms deadline`, {
+      ...this.#context(),
+      timeoutMs: this.#timeoutMs,
+    });
+    this.#record(error);
+    this.needsReplacement = true;
+    throw error;
+  };
 }
 
 function noFree(): void {}

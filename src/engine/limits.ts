@@ -21,6 +21,8 @@ export const DEFAULT_MEMORY_LIMIT_PAGES = 1024;
 export const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_EMITS_PER_CALL = 1024;
 export const MAX_PAGES = 65536;
+/** A WebAssembly page. */
+export const PAGE_BYTES = 65536;
 /** A small maxOutputBytes still leaves a call room for many outputs (a flatMap) by default. */
 const MIN_DEFAULT_CALL_BYTES = 1024 * 1024;
 
@@ -36,6 +38,8 @@ export const DEADLINE_STEPS = 10_000;
 export const RECORD_COST = 64;
 /** Longest log line (wasp.log, WASI stdout/stderr) passed on; the rest of the line is cut. */
 export const MAX_LOG_LINE_BYTES = 4096;
+/** A host call doing at least this much work the plugin sized (bytes to read or fill) looks at the deadline first. */
+export const HOST_WORK_LOOK_BYTES = 4096;
 /** Longest subject a plugin may emit to (NATS's whole control line is 4 KiB by default). */
 export const MAX_SUBJECT_BYTES = 1024;
 /** Pool sizes past these are refused, not run into an out-of-memory crash. */

@@ -191,6 +191,11 @@ function instrument(code: Uint8Array, name: string): Uint8Array {
 }
 
 function limitMemory(bytes: Uint8Array, info: ReturnType<typeof readModuleInfo>, pages: number, context: ErrorContext): Uint8Array {
+  if (info.memory?.shared === true) {
+    // A shared memory's buffer is not detached when it grows, so the host's views of it would stay
+    // at the old size (and a view per access costs every call); plugins run one call at a time anyway.
+    throw new PluginCompileError(`plugin ${context.plugin}: the module defines a shared memory (threads), which Wasp does not run: build it without threads`, context);
+  }
   if (info.memory !== undefined && info.memory.min > pages) {
     throw new MemoryLimitError(
       `plugin ${context.plugin}: the module needs ${info.memory.min} pages of memory at start, more than memoryLimitPages ${pages}`,

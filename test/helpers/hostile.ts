@@ -199,3 +199,112 @@ export async function fixtureFile(bytes: Uint8Array, name = 'plugin.wasm'): Prom
   await writeFile(file, bytes);
   return file;
 }
+
+/** As recurser, with a wasp_free that loops a little: a checked entry that sees the deadline passed. */
+export const recurserLoopingFree = () =>
+  wat(`(module ${output}
+    (memory (export "memory") 1)
+    (global $next (mut i32) (i32.const 1024))
+    (func (export "wasp_alloc") (param $n i32) (result i32) (local $p i32)
+      (local.set $p (global.get $next)) (global.set $next (i32.add (local.get $p) (local.get $n)))
+      (if (i32.gt_u (global.get $next) (i32.const 60000)) (then (global.set $next (i32.const 1024))))
+      (local.get $p))
+    (func (export "wasp_free") (param $p i32) (param $n i32) (local $i i32)
+      (block $d (loop $l (br_if $d (i32.ge_u (local.get $i) (i32.const 3))) (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l))))
+    (func $a (param i32) (result i32) (return_call $b (local.get 0)))
+    (func $b (param i32) (result i32) (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0)) (else (return_call $a (local.get 0)))))
+    (func (export "run") (param $p i32) (param $n i32) (result i32)
+      (if (i32.and (i32.ne (local.get $n) (i32.const 0)) (i32.eq (i32.load8_u (local.get $p)) (i32.const 114)))
+        (then (drop (call $a (i32.const 1)))))
+      (call $output (local.get $p) (local.get $n))
+      (i32.const 0)))`, { tail_call: true });
+
+/** run(input): calls the host function plugin.cb with its input and catches whatever it throws (catch_all), then outputs "swallowed". */
+export const callbackSwallower = () =>
+  wat(`(module ${output}
+    (import "plugin" "cb" (func $cb (param i32 i32)))
+    ${bumpAllocator}
+    (data (i32.const 16) "swallowed")
+    (func (export "run") (param $p i32) (param $n i32) (result i32)
+      (try (do (call $cb (local.get $p) (local.get $n))) (catch_all))
+      (call $output (i32.const 16) (i32.const 9))
+      (i32.const 0)))`, { exceptions: true });
+
+/** run(input): grows its shared memory by a page and outputs 4 bytes from the new page. */
+export const sharedMemory = () =>
+  wat(`(module ${output}
+    (memory (export "memory") 1 16 shared)
+    (func (export "wasp_alloc") (param $n i32) (result i32) (i32.const 1024))
+    (func (export "wasp_free") (param i32 i32))
+    (func (export "run") (param $p i32) (param $n i32) (result i32)
+      (drop (memory.grow (i32.const 1)))
+      (call $output (i32.const 70000) (i32.const 4))
+      (i32.const 0)))`, { threads: true });
+
+/** run(input): loops forever, each turn asking the host to read all of its 16 MiB memory as the error message (wasp.error). */
+export const costlyErrorLoop = () =>
+  wat(`(module ${error}
+    (memory (export "memory") 256)
+    (func (export "wasp_alloc") (param $n i32) (result i32) (i32.const 1024))
+    (func (export "wasp_free") (param i32 i32))
+    (func (export "run") (param $p i32) (param $n i32) (result i32)
+      (loop $forever
+        (call $error (i32.const 0) (i32.const 16777216))
+        (br $forever))
+      (i32.const 0)))`);
+
+/** WASI: run(input) calls random_get(0, N), N the input's first four bytes (little endian), and outputs the errno (4 bytes). */
+export const randomGetter = () =>
+  wat(`(module ${output}
+    (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
+    ${bumpAllocator}
+    (func (export "run") (param $p i32) (param $n i32) (result i32)
+      (i32.store (i32.const 0) (call $random (i32.const 0) (i32.load (local.get $p))))
+      (call $output (i32.const 0) (i32.const 4))
+      (i32.const 0)))`);
+
+/** WASI: run(input) loops forever on random_get over its whole 16 MiB memory. */
+export const randomLoop = () =>
+  wat(`(module
+    (import "wasi_snapshot_preview1" "random_get" (func $random (param i32 i32) (result i32)))
+    (memory (export "memory") 256)
+    (func (export "wasp_alloc") (param $n i32) (result i32) (i32.const 1024))
+    (func (export "wasp_free") (param i32 i32))
+    (func (export "run") (param $p i32) (param $n i32) (result i32)
+      (loop $forever
+        (drop (call $random (i32.const 0) (i32.const 16777216)))
+        (br $forever))
+      (i32.const 0)))`);
+
+/**
+ * WASI: run(input) opens /flood (under the preopened fd 3) and writes 64 KiB to it as many times
+ * as the input's first byte says, stopping at the first error; outputs three i32: path_open's
+ * errno, the last fd_write errno and the writes that succeeded. Needs a preopen (a WASI file).
+ */
+export const fileFlood = () =>
+  wat(`(module ${output}
+    (import "wasi_snapshot_preview1" "path_open" (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 2)
+    (global $next (mut i32) (i32.const 1024))
+    (data (i32.const 200) "/flood")
+    (func (export "wasp_alloc") (param $n i32) (result i32) (local $p i32)
+      (local.set $p (global.get $next)) (global.set $next (i32.add (local.get $p) (local.get $n)))
+      (if (i32.gt_u (global.get $next) (i32.const 60000)) (then (global.set $next (i32.const 1024))))
+      (local.get $p))
+    (func (export "wasp_free") (param i32 i32))
+    (func (export "run") (param $p i32) (param $n i32) (result i32) (local $i i32) (local $fd i32) (local $e i32) (local $count i32)
+      (local.set $count (i32.load8_u (local.get $p)))
+      (i32.store (i32.const 0) (call $path_open (i32.const 3) (i32.const 0) (i32.const 201) (i32.const 5) (i32.const 1) (i64.const 0x40) (i64.const 0) (i32.const 1) (i32.const 100)))
+      (local.set $fd (i32.load (i32.const 100)))
+      (i32.store (i32.const 32) (i32.const 65536)) (i32.store (i32.const 36) (i32.const 65536))
+      (block $d (loop $l
+        (br_if $d (i32.ge_u (local.get $i) (local.get $count)))
+        (local.set $e (call $fd_write (local.get $fd) (i32.const 32) (i32.const 1) (i32.const 48)))
+        (br_if $d (local.get $e))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+      (i32.store (i32.const 4) (local.get $e))
+      (i32.store (i32.const 8) (local.get $i))
+      (call $output (i32.const 0) (i32.const 12))
+      (i32.const 0)))`);

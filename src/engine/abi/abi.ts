@@ -1,7 +1,7 @@
 // The calling conventions a plugin may be written against. wasp/1 is the engine's own and lives
 // in instance.ts, on the hot path; the others are adapters the instance hands its calls to.
 import type { Callback } from '../callbacks.js';
-import type { ErrorContext, WaspError } from '../errors.js';
+import type { CallbackError, ErrorContext, WaspError } from '../errors.js';
 import type { LogLevel } from '../logger.js';
 import type { PluginMemory } from '../memory.js';
 import type { ExportInfo, ImportInfo } from '../wasm-binary.js';
@@ -46,6 +46,8 @@ export interface AbiPort {
   fail(error: unknown, inPlugin: boolean): WaspError;
   /** Records a failure for the current call without unwinding the plugin; end() throws it. */
   record(error: WaspError): void;
+  /** Records a callback's failure for the call and marks the instance for replacement; returns it to throw. */
+  callbackFailed(error: CallbackError): CallbackError;
   /** A line the plugin logged, to the engine's logger with the plugin's fields (cut to 4 KiB). */
   log(level: LogLevel, line: string): void;
   /** The least level a plugin should log at (get_log_level). */

@@ -101,6 +101,7 @@ export class WaspGoCalls implements AbiAdapter {
       (type, raw, what) => (type === 'string' ? this.#readString(raw as number, what) : this.#readBytes(raw as number, what)),
       (value) => this.#write(value),
       0,
+      (error) => this.port.callbackFailed(error),
     );
   }
 

@@ -168,6 +168,7 @@ export class ExtismCalls implements AbiAdapter {
       (type, raw, what) => (type === 'string' ? this.#text(raw as bigint, what) : this.#block(raw as bigint, what)),
       (value, what) => BigInt(this.#put(typeof value === 'string' ? Buffer.from(value, 'utf8') : value, what)),
       0n,
+      (error) => this.port.callbackFailed(error),
     );
   }
 
@@ -371,7 +372,9 @@ export class ExtismCalls implements AbiAdapter {
 
   #varSet(kp: number, kn: number, vp: number, vn: number): void {
     const name = this.#key(kp, kn, 'a var_set key');
-    const keyBytes = kn >>> 0;
+    // by the name kept: keys of different bytes can decode to one name (invalid UTF-8 as U+FFFD),
+    // and counting the bytes given let a set under one and a delete under another drive the count down
+    const keyBytes = Buffer.byteLength(name, 'utf8');
     const before = this.#vars.get(name);
     const freed = before === undefined ? 0 : keyBytes + before.length;
     if (vp === 0) {
