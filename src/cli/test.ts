@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { parse } from 'yaml';
 import { describe } from '../engine/errors.js';
+import { MAX_TIMER_MS } from '../engine/limits.js';
 import { DEFAULT_CASE_TIMEOUT_MS, runCase, type CaseResult } from '../pipeline/cases/run.js';
 import { isSidecar, loadTestSuite, pipelineOfSidecar } from '../pipeline/cases/suite.js';
 import { ConfigError } from '../pipeline/config/load.js';
@@ -70,7 +71,9 @@ function parseTestArgs(argv: string[]): { targets: string[]; timeoutMs: number }
     const arg = argv[i]!;
     if (arg === '--timeout') {
       const value = argv[++i];
-      if (value === undefined || !/^\d+$/.test(value) || Number(value) < 1) throw new UsageError('--timeout needs a number of milliseconds (at least 1)');
+      if (value === undefined || !/^\d+$/.test(value) || Number(value) < 1 || Number(value) > MAX_TIMER_MS) {
+        throw new UsageError(`--timeout needs a number of milliseconds from 1 to ${MAX_TIMER_MS}`);
+      }
       timeoutMs = Number(value);
     } else if (arg.startsWith('--')) {
       throw new UsageError(`unknown option ${arg}`);

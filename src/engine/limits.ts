@@ -17,6 +17,8 @@ export interface PluginLimits {
 }
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
+/** The longest a Node timer waits (2^31 - 1 ms, 24.8 days): a longer one fires at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
 export const DEFAULT_MEMORY_LIMIT_PAGES = 1024;
 export const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_EMITS_PER_CALL = 1024;
@@ -71,8 +73,8 @@ export function resolveLimits(own: Partial<PluginLimits>, defaults: Partial<Plug
 
 /** A deadline is a whole number of milliseconds, 0 for none. */
 export function checkTimeout(timeoutMs: number, context: ErrorContext): number {
-  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 0) {
-    throw new InvalidOptionError('timeoutMs', `plugin ${context.plugin}: timeoutMs must be a whole number of milliseconds (0 for no deadline)`, context);
+  if (!Number.isSafeInteger(timeoutMs) || timeoutMs < 0 || timeoutMs > MAX_TIMER_MS) {
+    throw new InvalidOptionError('timeoutMs', `plugin ${context.plugin}: timeoutMs must be a whole number of milliseconds up to ${MAX_TIMER_MS} (0 for no deadline)`, context);
   }
   return timeoutMs;
 }

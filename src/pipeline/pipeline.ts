@@ -307,9 +307,10 @@ export class Pipeline {
     }
     const headers = work.headers?.clone() ?? new Headers();
     headers
-      .set(DEAD_LETTER_HEADERS.stage, spec.name)
-      .set(DEAD_LETTER_HEADERS.plugin, spec.plugin)
-      .set(DEAD_LETTER_HEADERS.function, spec.function)
+      // one line each: a function is named by the module's export, which may hold any character
+      .set(DEAD_LETTER_HEADERS.stage, oneLine(spec.name))
+      .set(DEAD_LETTER_HEADERS.plugin, oneLine(spec.plugin))
+      .set(DEAD_LETTER_HEADERS.function, oneLine(spec.function))
       .set(DEAD_LETTER_HEADERS.error, oneLine(error.message))
       .set(DEAD_LETTER_HEADERS.errorType, error.name)
       .set(DEAD_LETTER_HEADERS.subject, work.subject);

@@ -65,9 +65,12 @@ export async function connectNats(settings: NatsSettings, logger: Logger, option
     pass: settings.pass,
     token: settings.token,
     authenticator: settings.creds ? await readCreds(settings.creds, where) : undefined,
+    // a tls:// URL asks for TLS as nats.tls does: without options nats.js would settle for plain text
     tls: settings.tls
       ? { caFile: settings.tls.ca, certFile: settings.tls.cert, keyFile: settings.tls.key, handshakeFirst: settings.tls.handshakeFirst }
-      : undefined,
+      : settings.servers.some((s) => s.startsWith('tls://'))
+        ? {}
+        : undefined,
     name,
     timeout: ATTEMPT_TIMEOUT_MS,
     maxReconnectAttempts: -1,
@@ -239,7 +242,7 @@ function tlsError(server: string, failure: TlsFailure, code: string | undefined,
     'handshake-mismatch': tls.handshakeFirst
       ? 'TLS handshake mismatch: nats.tls.handshakeFirst is set, but the server starts with the INFO exchange (it is not configured with handshake_first)'
       : 'TLS handshake mismatch: the server expects the TLS handshake first (handshake_first); set nats.tls.handshakeFirst: true',
-    'not-offered': 'TLS not offered: nats.tls is set, but the server does not offer TLS',
+    'not-offered': 'TLS not offered: nats.tls is set (or a tls:// URL given), but the server does not offer TLS',
     'client-configuration': 'TLS client configuration unusable: check nats.tls.ca, nats.tls.cert and nats.tls.key',
     handshake: 'TLS handshake failed',
   };

@@ -172,6 +172,10 @@ deadLetter: { subject: text.dlq }
     expect(result.stderr).toContain('no such file or directory');
     expect((await wasp(['test'])).code).toBe(2);
     expect((await wasp(['test', file, '--timeout', 'soon'])).code).toBe(2);
+    // past a timer's range it would fire at once and fail every case
+    const late = await wasp(['test', file, '--timeout', '3000000000']);
+    expect(late.code).toBe(2);
+    expect(late.stderr).toContain('--timeout needs a number of milliseconds from 1 to 2147483647');
     expect((await wasp(['test', file, '--bogus'])).code).toBe(2);
     expect(await readFile(file, 'utf8')).not.toContain('tests:');
   });

@@ -217,7 +217,12 @@ describe('TLS with a client certificate (server verify: true)', () => {
 
   it('exits 1 when the server offers no TLS at all: not offered', async () => {
     const server = await natsServer({ jetstream: false });
-    await refusedWith(`{ servers: "${server.url}", tls: { ${withCert()} } }`, /TLS not offered: nats.tls is set, but the server does not offer TLS/);
+    await refusedWith(`{ servers: "${server.url}", tls: { ${withCert()} } }`, /TLS not offered: nats.tls is set \(or a tls:\/\/ URL given\), but the server does not offer TLS/);
+  });
+
+  it('exits 1 for a tls:// URL to a server that offers no TLS, rather than talking plain text', async () => {
+    const server = await natsServer({ jetstream: false });
+    await refusedWith(`{ servers: "${server.url.replace('nats://', 'tls://')}" }`, /TLS not offered/);
   });
 
   // A nats-server that starts with the TLS handshake (handshake_first) needs 2.10; Debian's 2.9.10 knows no such key, so the case below emulates that server.

@@ -12,6 +12,7 @@ import {
   DEFAULT_TIMEOUT_MS,
   MAX_INLINE_POOL_SIZE,
   MAX_PAGES,
+  MAX_TIMER_MS,
   MAX_WORKER_POOL_SIZE,
 } from '../../engine/limits.js';
 
@@ -23,10 +24,40 @@ const pattern = z
   .refine((s) => isValidSubject(s, true), { message: 'not a valid NATS subject pattern (`*` is a whole token, `>` only the last)' });
 const positiveInt = z.number().int().min(1);
 const nonNegativeInt = z.number().int().min(0);
+/** A duration in ms, at most what a Node timer can wait (24.8 days): past it a timer fires at once. */
+const ms = (min: 0 | 1) => z.number().int().min(min).max(MAX_TIMER_MS, `at most ${MAX_TIMER_MS} ms (24.8 days), the longest a timer can wait`);
+/** A queue group, stream or consumer name: what the server takes as one token of its protocol and its store. */
+const natsName = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .regex(/^[^\s.*>/\\]+$/, `not a valid ${what} name (no spaces, dots, *, > or slashes)`);
+/** A name that goes into headers and logs: one line. */
+const oneLineName = z
+  .string()
+  .min(1)
+  .regex(/^[^\x00-\x1f\x7f]+$/, 'no line breaks or other control characters');
+/** Server URLs nats.js can dial, comma-separated: nats:// or tls://, or host:port. */
+const serverUrls = z
+  .string()
+  .refine((s) => s.split(',').every((url) => isServerUrl(url.trim())), { message: 'not a NATS server URL (nats://host:port, tls://host:port or host:port; websockets are not supported)' });
+
+
+function isServerUrl(s: string): boolean {
+  if (s === '' || /\s/.test(s)) return false;
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(s)?.[1]?.toLowerCase();
+  if (scheme !== undefined && scheme !== 'nats' && scheme !== 'tls') return false;
+  try {
+    // parsed as nats.js does, with a scheme whose host rules are strict
+    return new URL(`http://${scheme === undefined ? s : s.slice(scheme.length + 3)}`).hostname !== '';
+  } catch {
+    return false;
+  }
+}
 
 const nats = z
   .strictObject({
-    servers: z.union([z.string(), z.array(z.string()).min(1)]).describe('NATS server URL, or a list of them').meta({ examples: ['nats://127.0.0.1:4222'] }),
+    servers: z.union([serverUrls, z.array(serverUrls).min(1)]).describe('NATS server URL (or several, comma-separated), or a list of them').meta({ examples: ['nats://127.0.0.1:4222'] }),
     user: z.string().optional().describe('user name for user/password authentication'),
     pass: z.string().optional().describe('password for user/password authentication'),
     token: z.string().optional().describe('authentication token'),
@@ -41,12 +72,12 @@ const nats = z
       .optional()
       .describe('TLS settings'),
     name: z.string().optional().describe('connection name shown by the server (default: wasp:<pipeline name>:<host>:<pid>, so each process is told apart)'),
-    publishAckTimeoutMs: positiveInt
+    publishAckTimeoutMs: ms(1)
       .default(5000)
       .describe(
         'JetStream input: how long a JetStream publish (an output, side output or dead letter) waits for the stream\'s ack; past it the publish counts as a transient failure and is retried',
       ),
-    publishRetryMs: nonNegativeInt
+    publishRetryMs: ms(0)
       .default(30_000)
       .describe(
         'JetStream input: how long a publish that fails for a reason that passes on its own (no ack in time, the server away, a stream electing its leader) is retried in place, holding its input and telling the server it is still being worked on, before the input is nak\'ed and redelivered; a failover then costs no input a delivery. 0: nak at once',
@@ -62,10 +93,7 @@ export const pluginSchema = z
       .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits')
       .optional()
       .describe('pin: the module is refused when its SHA-256 differs'),
-    timeoutMs: z
-      .number()
-      .int()
-      .min(0)
+    timeoutMs: ms(0)
       .default(DEFAULT_TIMEOUT_MS)
       .describe('deadline of every call and instantiation in ms, in both pool modes: a call running longer fails with PluginTimeoutError, its instance is replaced and the message dead-lettered; 0 turns it off'),
     memoryLimitPages: z
@@ -102,15 +130,15 @@ export const pluginSchema = z
 const input = z
   .strictObject({
     subject: pattern.optional().describe('core subject to subscribe to (wildcards allowed); with `stream`, the subject the stream captures when Wasp creates it'),
-    queue: z.string().min(1).optional().describe('queue group: processes sharing it split the subject\'s messages'),
+    queue: natsName('queue group').optional().describe('queue group: processes sharing it split the subject\'s messages'),
     maxPending: positiveInt
       .default(DEFAULT_MAX_PENDING)
       .describe('subject input: most messages received and not yet settled; past it (a slow consumer) messages are dropped and counted, as core NATS would. JetStream input loses none'),
     maxPendingBytes: positiveInt.default(DEFAULT_MAX_PENDING_BYTES).describe('subject input: most bytes of messages received and not yet settled (64 MiB); past it messages are dropped and counted'),
-    stream: z.string().min(1).optional().describe('JetStream stream to consume (at least once); created on `subject` if absent'),
-    consumer: z.string().min(1).optional().describe('durable pull consumer name, created if absent; processes sharing it split the stream'),
+    stream: natsName('stream').optional().describe('JetStream stream to consume (at least once); created on `subject` if absent'),
+    consumer: natsName('consumer').optional().describe('durable pull consumer name, created if absent; processes sharing it split the stream'),
     maxAckPending: positiveInt.default(256).describe('most messages in flight unacked: the backpressure bound (stream input)'),
-    ackWaitMs: positiveInt.default(30000).describe('how long the server waits for an ack before redelivering (stream input)'),
+    ackWaitMs: ms(1).default(30000).describe('how long the server waits for an ack before redelivering (stream input)'),
     maxDeliver: positiveInt
       .default(5)
       .describe(
@@ -131,9 +159,9 @@ const input = z
 
 export const stageSchema = z
   .strictObject({
-    name: z.string().min(1).describe('the stage\'s name, unique in the pipeline'),
-    plugin: z.string().min(1).describe('a key of `plugins`'),
-    function: z.string().min(1).describe('exported function with Wasm type (i32, i32) -> i32: gives 0, 1 or n outputs through wasp.output'),
+    name: oneLineName.describe('the stage\'s name, unique in the pipeline'),
+    plugin: oneLineName.describe('a key of `plugins`'),
+    function: oneLineName.describe('exported function with Wasm type (i32, i32) -> i32: gives 0, 1 or n outputs through wasp.output'),
     pool: z
       .union([
         positiveInt.max(MAX_INLINE_POOL_SIZE, `at most ${MAX_INLINE_POOL_SIZE} inline instances`),
@@ -151,10 +179,7 @@ export const stageSchema = z
       .describe('instances of this stage: a number, or { size, mode }'),
     emits: z.array(pattern).default([]).describe('subject patterns this stage may emit side outputs to; anything else is refused'),
     ordered: z.boolean().default(true).describe('output order = input order (worker pools may otherwise emit as calls finish)'),
-    timeoutMs: z
-      .number()
-      .int()
-      .min(0)
+    timeoutMs: ms(0)
       .optional()
       .describe('deadline of this stage\'s calls in ms, in both pool modes (default: the plugin\'s timeoutMs): a call running longer is stopped, its instance replaced and the message dead-lettered; 0 turns it off'),
   })

@@ -109,6 +109,37 @@ deadLetter:
     expect(queued.map((x) => [x.path, x.message])).toEqual([['input.queue', 'queue goes with a subject input, not with stream or stdin']]);
   });
 
+  it('refuses names, URLs and durations the server, nats.js or a timer would take badly', async () => {
+    // each once passed validation: a queue with a space broke the connection of every pipeline
+    // sharing it, a tls:// URL was dialled in plain text, an empty or ws:// URL was retried
+    // forever, a stage name with a line break lost every dead letter, and a duration past a
+    // timer's range fired at once or reached the server as a number it could not read
+    const p = await problems(`name: t
+nats: { servers: ["nats://127.0.0.1:4222", "", "ws://127.0.0.1:8080", "%%%", "host:4222"], publishAckTimeoutMs: 3000000000 }
+plugins: { text: { path: ${textPlugin}, timeoutMs: 9007199254740991 } }
+input: { stream: "A.B", consumer: "c x", ackWaitMs: 9007199254740991 }
+stages: [{ name: "bad\\r\\nX-Inj: 1", plugin: text, function: upper, timeoutMs: 2147483648 }]
+output: { subject: out }
+deadLetter: { discard: true }
+`);
+    expect(p.map((x) => [x.path, x.message])).toEqual([
+      ['nats.servers[1]', expect.stringMatching(/not a NATS server URL/)],
+      ['nats.servers[2]', expect.stringMatching(/not a NATS server URL .*websockets are not supported/)],
+      ['nats.servers[3]', expect.stringMatching(/not a NATS server URL/)],
+      ['nats.publishAckTimeoutMs', expect.stringMatching(/at most 2147483647 ms/)],
+      ['plugins.text.timeoutMs', expect.stringMatching(/at most 2147483647 ms/)],
+      ['input.stream', expect.stringMatching(/not a valid stream name/)],
+      ['input.consumer', expect.stringMatching(/not a valid consumer name/)],
+      ['input.ackWaitMs', expect.stringMatching(/at most 2147483647 ms/)],
+      ['stages[0].name', 'no line breaks or other control characters'],
+      ['stages[0].timeoutMs', expect.stringMatching(/at most 2147483647 ms/)],
+    ]);
+    const queue = await problems(valid.replace('input: { subject: in.> }', 'input: { subject: in.>, queue: "a b" }'));
+    expect(queue.map((x) => [x.path, x.message])).toEqual([['input.queue', expect.stringMatching(/not a valid queue group name/)]]);
+    const tls = await parsePipelineConfig(`${valid}nats: { servers: "tls://127.0.0.1:4222, 127.0.0.1:4223" }\n`, 'p.yaml');
+    expect(tls.nats?.servers).toEqual(['tls://127.0.0.1:4222', '127.0.0.1:4223']);
+  });
+
   it('checks references, files and the plugins themselves', async () => {
     const c = kits.find((k) => k.language === 'c')!.path;
     const p = await problems(`name: t
