@@ -109,6 +109,21 @@ export class StreamMissingError extends WaspError {
   }
 }
 
+/**
+ * The durable consumer (or its stream) of a running JetStream input was deleted. The run ends
+ * rather than create it again: a new consumer would start over from the stream's first message.
+ */
+export class ConsumerDeletedError extends WaspError {
+  override name = 'ConsumerDeletedError';
+  constructor(
+    message: string,
+    readonly stream: string,
+    readonly consumer: string,
+  ) {
+    super(message);
+  }
+}
+
 /** An input a transport does not carry (stdin on NATS, a stream on the embedded bus). */
 export class UnsupportedInputError extends WaspError {
   override name = 'UnsupportedInputError';

@@ -16,7 +16,7 @@ import { isPublishSubject } from '../engine/subjects.js';
 import type { Logger } from '../engine/logger.js';
 import { AckBatch, JetStreamDelivery, termTakesReason } from './acks.js';
 import { coreSource } from './core.js';
-import { PublishFailedError, StreamMissingError, UnsafeDeadLetterError, UnsupportedInputError } from './errors.js';
+import { ConsumerDeletedError, PublishFailedError, StreamMissingError, UnsafeDeadLetterError, UnsupportedInputError } from './errors.js';
 import { describe } from '../engine/errors.js';
 import { FailureLog, passes, publishFailure, reasonOf } from './failures.js';
 import { Outage } from './outage.js';
@@ -117,6 +117,12 @@ export class NatsTransport implements Transport {
               subscriber.error(error);
               return;
             }
+            // a pull on a deleted consumer only misses its heartbeats: ask, and end with why
+            const deleted = await this.#deletedUnder(jsm, input);
+            if (deleted !== undefined) {
+              subscriber.error(deleted);
+              return;
+            }
             // The server is away or busy (the connection reconnects on its own), or a pull missed its
             // heartbeats once, which a quiet consumer on a cluster does now and then: try again shortly.
             pulling.failed(reasonOf(error), describe(error));
@@ -141,6 +147,26 @@ export class NatsTransport implements Transport {
         await finished;
       },
     };
+  }
+
+  /** A ConsumerDeletedError when the server says the input's consumer or stream is gone; undefined when it is there, or the server cannot say. */
+  async #deletedUnder(jsm: JetStreamManager, input: Extract<InputSpec, { kind: 'stream' }>): Promise<ConsumerDeletedError | undefined> {
+    try {
+      await jsm.consumers.info(input.stream, input.consumer);
+      return undefined;
+    } catch (error) {
+      const what = isApiError(error, JetStreamApiCodes.ConsumerNotFound)
+        ? `durable consumer ${input.consumer} on stream ${input.stream}`
+        : isApiError(error, JetStreamApiCodes.StreamNotFound)
+          ? `stream ${input.stream}`
+          : undefined;
+      if (what === undefined) return undefined;
+      return new ConsumerDeletedError(
+        `${what} was deleted while the pipeline ran: stopping, since a consumer created again would start over from the stream's first message (run again to create it, or recreate it at the position you want first)`,
+        input.stream,
+        input.consumer,
+      );
+    }
   }
 
   async #ensureStream(jsm: JetStreamManager, input: Extract<InputSpec, { kind: 'stream' }>): Promise<void> {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { completeLogger } from '../../src/engine/logger.js';
 import { Headers } from '../../src/transport/headers.js';
 import { connectNats } from '../../src/transport/connect.js';
+import { ConsumerDeletedError } from '../../src/transport/errors.js';
 import { NatsTransport } from '../../src/transport/nats.js';
 import { termTakesReason } from '../../src/transport/acks.js';
 import type { Delivery } from '../../src/transport/transport.js';
@@ -73,6 +74,22 @@ describe('NATS transport (real nats-server)', () => {
     ]);
     for (const d of deliveries) d.ack();
     await source.stop();
+  });
+
+  it('ends the input with ConsumerDeletedError when its durable consumer, or its stream, is deleted while it runs', { timeout: 30_000 }, async () => {
+    const jsm = await jetstreamManager(transport.nc);
+    for (const [stream, remove] of [
+      ['TD1', () => jsm.consumers.delete('TD1', 'gone')],
+      ['TD2', () => jsm.streams.delete('TD2')],
+    ] as const) {
+      const source = await transport.source({ kind: 'stream', stream, consumer: 'gone', subject: `${stream.toLowerCase()}.in`, maxAckPending: 10, ackWaitMs: 5000 });
+      const ended = new Promise<unknown>((resolve) => source.deliveries.subscribe({ error: resolve, complete: () => resolve('completed') }));
+      await remove();
+      const error = await ended;
+      expect(error).toBeInstanceOf(ConsumerDeletedError);
+      expect(error).toMatchObject({ stream, consumer: 'gone', message: expect.stringMatching(/was deleted while the pipeline ran: stopping/) });
+      await source.stop();
+    }
   });
 
   it('settles each message on its own though acks of a batch share a socket write', async () => {
