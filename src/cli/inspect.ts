@@ -40,6 +40,12 @@ export async function inspectCommand(argv: string[], io: CommandIO): Promise<num
     if (error instanceof WasmFormatError) throw new Error(`${file} is not a valid WebAssembly module: ${error.message}`, { cause: error });
     throw error;
   }
+  // the sections inspect reads can be whole while a function body is not: registration compiles it all
+  try {
+    await WebAssembly.compile(bytes);
+  } catch (error) {
+    throw new Error(`${file} is not a valid WebAssembly module: ${(error as Error).message}`, { cause: error });
+  }
   const abi = (asked as AbiName | undefined) ?? detectAbi(info.imports, info.exports);
   const out: string[] = [];
   out.push(`module   ${file}`, `size     ${bytes.length.toLocaleString('en')} bytes`, `sha256   ${createHash('sha256').update(bytes).digest('hex')}`);

@@ -46,6 +46,16 @@ describe('wasp inspect', () => {
     const garbage = await wasp(['inspect', file]);
     expect(garbage.code).toBe(1);
     expect(garbage.stderr).toMatch(/is not a valid WebAssembly module/);
+    // sections whole, a function body not: (i32.const 7) made an i32.add of nothing
+    const body = await wat('(module (func (export "f") (result i32) (i32.const 7)))');
+    const at = body.lastIndexOf(0x41);
+    expect(body[at + 1]).toBe(7);
+    body[at] = 0x6a;
+    body[at + 1] = 0x01; // a nop, so the body keeps its length
+    await writeFile(file, body);
+    const invalid = await wasp(['inspect', file]);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toMatch(/is not a valid WebAssembly module: .*Compiling function/);
     expect((await wasp(['inspect'])).code).toBe(2);
     expect((await wasp(['inspect', file, '--abi', 'nope'])).code).toBe(2);
   });
