@@ -50,6 +50,15 @@ class InterruptedError extends WaspError {
  */
 export async function runCommand(argv: string[], io: CommandIO): Promise<number> {
   const { file, level, http, format, tap } = parseRunArgs(argv);
+  // Before the pipeline runs a signal stops start-up (loading and compiling included, then the
+  // wait for NATS); then it drains. Heard from the first moment: Node's default would end the
+  // process with 130 or 143 and no word.
+  const startup = new AbortController();
+  const early = (signal: NodeJS.Signals): void => {
+    if (!startup.signal.aborted) startup.abort(new InterruptedError(signal));
+  };
+  process.on('SIGINT', early);
+  process.on('SIGTERM', early);
   let loaded: LoadedPipeline;
   try {
     loaded = await loadPipelineFile(file);
@@ -59,6 +68,9 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
       return 1;
     }
     throw error;
+  } finally {
+    process.off('SIGINT', early);
+    process.off('SIGTERM', early);
   }
   const { config } = loaded;
 
@@ -67,8 +79,6 @@ export async function runCommand(argv: string[], io: CommandIO): Promise<number>
   // JSON lines name their pipeline; text lines say it once, at start-up
   const logger = format === 'json' ? withFields(base, { pipeline: config.name }) : base;
   for (const w of loaded.warnings) logger.warn(`${w.path}: ${w.message}`, { file: w.file, line: w.line });
-  // Before the pipeline runs a signal stops start-up (the wait for NATS included); then it drains.
-  const startup = new AbortController();
   let pipeline: Pipeline | undefined;
   let running = false;
   let draining: Promise<void> | undefined;

@@ -1,7 +1,10 @@
 // `wasp run` against NATS when things go wrong: what it waits for (a server not up yet, a server
 // going away) it waits for, saying so once per change; what fails at start-up ends the process
 // with exit 1 and the reason; a signal during start-up ends it at once.
-import { hostname } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -138,6 +141,23 @@ describe('wasp run: waiting for NATS', () => {
     expect((await exitWithin(p, 4_000)).code).toBe(0);
     expect(p.stderr()).toMatch(/SIGTERM: draining/);
     expect(p.stderr()).toMatch(/summary: 0 in/);
+  });
+
+  it('exits 0 on a signal while it still reads its file, saying so (not 143 and no word)', async () => {
+    // the file is a FIFO: wasp run is surely reading it (its handler in place) once a writer can open it
+    const dir = await mkdtemp(join(tmpdir(), 'wasp-fifo-'));
+    const fifo = join(dir, 'pipeline.yaml');
+    execFileSync('mkfifo', [fifo]);
+    const p = spawnWasp(['run', fifo]);
+    processes.push(p);
+    const writer = await open(fifo, 'w');
+    p.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200)); // the signal is handled while the read waits
+    await writer.writeFile(`name: early\n${stages}\ninput: { stdin: true }\noutput: { stdout: true }\n`);
+    await writer.close();
+    expect(await exitWithin(p, 10_000)).toEqual({ code: 0, signal: null });
+    expect(p.stderr()).toMatch(/SIGTERM: interrupted during start-up; nothing was processed; exiting/);
+    await rm(dir, { recursive: true, force: true });
   });
 
   it('exits 0 at once on SIGINT while waiting for NATS, saying so', async () => {
