@@ -220,7 +220,7 @@ export class Instance {
         },
       });
       this.#stdio = routeOutput(wasi, () => this.#memory?.bytes(), (stream, line) => this.#logLine('debug', line, stream));
-      if (plugin.abi !== 'wasp/1') catchExit(wasi);
+      catchExit(wasi);
       Object.assign(imports, wasi);
     }
 
@@ -871,7 +871,9 @@ export class Instance {
     if (error instanceof WaspError) return error;
     // An abort handler sets its message with wasp.error and then traps: the message is what went wrong.
     const said = this.#errorMessage;
-    const message = said === null ? `${this.#function} trapped: ${describe(error)}` : `${this.#function} failed: ${said} (trapped: ${describe(error)})`;
+    // WASI's own proc_exit threw an object that read as [object Object]
+    const how = error instanceof WasiExit ? `exited with code ${error.code} (WASI proc_exit)` : `trapped: ${describe(error)}`;
+    const message = said === null ? `${this.#function} ${how}` : `${this.#function} failed: ${said} (${how})`;
     return new PluginTrapError(`plugin ${this.#plugin.name}: ${message}`, { ...this.#context(), cause: error, pluginMessage: said });
   }
 

@@ -3,7 +3,7 @@
 // a typed error at the deadline or at once, never in a hang, unbounded host memory or a call that
 // succeeds after a failure it hid.
 import { describe, expect, it } from 'vitest';
-import { CallbackError, CallLimitError, Engine, PluginCompileError, PluginTimeoutError } from '../../src/index.js';
+import { CallbackError, CallLimitError, Engine, PluginCompileError, PluginTimeoutError, PluginTrapError } from '../../src/index.js';
 import { catchError } from '../helpers/errors.js';
 import { callbackSwallower, costlyErrorLoop, fileFlood, randomGetter, randomLoop, recurserLoopingFree, sharedMemory } from '../helpers/hostile.js';
 import { wat } from '../helpers/plugins.js';
@@ -79,6 +79,24 @@ describe('failures a plugin hides', () => {
     } finally {
       await pool.close();
     }
+  });
+});
+
+describe('a plugin that exits', () => {
+  it('fails the call with PluginTrapError saying it exited with its code (WASI proc_exit), and the instance is replaced', async () => {
+    const inst = await (
+      await engineWith(
+        await wat(`(module (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+          (memory (export "memory") 1)
+          (func (export "wasp_alloc") (param i32) (result i32) (i32.const 1024))
+          (func (export "wasp_free") (param i32 i32))
+          (func (export "run") (param i32 i32) (result i32) (call $exit (i32.const 3)) (i32.const 0)))`),
+      )
+    ).getInstance('p');
+    const error = catchError(() => inst.callString('run', 'x'));
+    expect(error).toBeInstanceOf(PluginTrapError);
+    expect((error as Error).message).toBe('plugin p: run exited with code 3 (WASI proc_exit)');
+    expect(inst.needsReplacement).toBe(true);
   });
 });
 

@@ -18,6 +18,21 @@ const failure = (f: () => unknown): unknown => {
 };
 
 describe('hostile plugins of other ABIs', () => {
+  it('extism: a log line of a whole block is read only as far as a log line goes (4 KiB)', async () => {
+    const lines: string[] = [];
+    const engine = new Engine({ logger: { info: (message: string) => lines.push(message) } });
+    await engine.registerPlugin(
+      'x',
+      await wat(`(module
+        ${kernel([['alloc', '(param i64) (result i64)'], ['log_info', '(param i64)']])}
+        (memory (export "memory") 1)
+        (func (export "run") (result i32) (call $log_info (call $alloc (i64.const 8388608))) (i32.const 0)))`),
+    );
+    engine.getInstanceSync('x').callString('run');
+    expect(lines).toHaveLength(1);
+    expect(Buffer.byteLength(lines[0]!)).toBe(4096 + Buffer.byteLength('…'));
+  });
+
   it('extism: a forged block length in error_set or var_set is a MemoryAccessError, and the instance goes on', async () => {
     const engine = new Engine();
     await engine.registerPlugin(

@@ -10,6 +10,7 @@ import { AllocationError, CallLimitError, FunctionNotFoundError, HostFunctionRef
 import { formatType } from '../../host-imports.js';
 import type { LogLevel } from '../../logger.js';
 import { copyOut } from '../../copy-out.js';
+import { MAX_LOG_LINE_BYTES } from '../../limits.js';
 import { outOfBounds, PluginMemory } from '../../memory.js';
 import type { FuncType, ValType } from '../../wasm-binary.js';
 import type { AbiAdapter, AbiPort } from '../abi.js';
@@ -129,7 +130,13 @@ export class ExtismCalls implements AbiAdapter {
         config_get: (p: number, n: number) => this.#configGet(p, n),
         var_get: (p: number, n: number) => this.#varGet(p, n),
         var_set: (kp: number, kn: number, vp: number, vn: number) => this.#varSet(kp, kn, vp, vn),
-        log: (level: number, p: number, n: number) => this.port.log(LEVELS[level] ?? 'info', this.#textIn(p, n, 'a log line')),
+        // only the first MAX_LOG_LINE_BYTES are read, as for wasp.log: the port cuts the line there anyway
+        log: (level: number, p: number, n: number) => {
+          const len = n >>> 0;
+          this.#checked(p >>> 0, len, 'a log line');
+          const line = this.#textIn(p, Math.min(len, MAX_LOG_LINE_BYTES), 'a log line');
+          this.port.log(LEVELS[level] ?? 'info', len > MAX_LOG_LINE_BYTES ? `${line}…` : line);
+        },
         log_level: () => LEVEL_NUMBER[this.port.logLevel()],
       },
     });
