@@ -107,6 +107,8 @@ export function parseCallArgs(argv: string[]): CallArgs {
 
 /** A JSON number is numeric (an integer beyond 2^53 stays exact as bigint); anything else is a string. */
 export function parseArg(text: string): Arg {
+  // not JSON, but what a float parameter can hold; quoted ('"NaN"') they stay text
+  if (text === 'NaN' || text === 'Infinity' || text === '-Infinity') return Number(text);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -121,6 +123,9 @@ export function parseArg(text: string): Arg {
   return text;
 }
 
+/** The largest finite f32; past it (rounded) a value is Infinity. */
+const F32_MAX = 3.4028234663852886e38;
+
 /** The range of each integer type, signed low to unsigned high: both readings of the bits are accepted. */
 const RANGES = { i32: [-(2n ** 31n), 2n ** 32n - 1n], i64: [-(2n ** 63n), 2n ** 64n - 1n] } as const;
 
@@ -132,9 +137,20 @@ export function checkNumbers(fn: string, type: FuncType, args: readonly Arg[], t
   if (!args.every((a) => typeof a === 'number' || typeof a === 'bigint') || args.length !== type.params.length) return;
   args.forEach((arg, i) => {
     const param = type.params[i]!;
-    if (param !== 'i32' && param !== 'i64') return;
     const text = texts[i]!;
-    if (typeof arg === 'number' && !Number.isInteger(arg)) throw new UsageError(`argument ${i + 1} of ${fn} is an ${param}: ${text} has a fraction`);
+    if (param === 'f32' || param === 'f64') {
+      // JSON reads 1e999 as Infinity, and an f32 turns anything past its range into one: only a written Infinity is one
+      const value = Number(arg);
+      const written = text === 'NaN' || text === 'Infinity' || text === '-Infinity';
+      if (!written && (!Number.isFinite(value) || (param === 'f32' && Math.abs(value) > F32_MAX))) {
+        throw new UsageError(`argument ${i + 1} of ${fn} is an ${param}: ${text} is out of its range (it would be Infinity; write Infinity for that)`);
+      }
+      return;
+    }
+    if (param !== 'i32' && param !== 'i64') return;
+    if (typeof arg === 'number' && !Number.isInteger(arg)) {
+      throw new UsageError(`argument ${i + 1} of ${fn} is an ${param}: ${text} ${Number.isFinite(arg) ? 'has a fraction' : 'is not a whole number'}`);
+    }
     const [low, high] = RANGES[param];
     const value = BigInt(arg);
     if (value < low || value > high) throw new UsageError(`argument ${i + 1} of ${fn} is an ${param}: ${text} is out of its range (${low} to ${high})`);

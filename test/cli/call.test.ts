@@ -145,6 +145,10 @@ describe('wasp call shows what a stage does', () => {
       [['sum', '1.5', '2'], /argument 1 of sum is an i32: 1.5 has a fraction/],
       [['sum', '1', '-2147483649'], /argument 2 of sum is an i32: -2147483649 is out of its range/],
       [['add_i64', '18446744073709551616', '0'], /argument 1 of add_i64 is an i64: .* is out of its range/],
+      [['sum', 'NaN', '1'], /argument 1 of sum is an i32: NaN is not a whole number/],
+      // JSON reads 1e999 as Infinity, and an f32 turns 1e40 into one: neither is what was written
+      [['mul_f64', '1e999', '1'], /argument 1 of mul_f64 is an f64: 1e999 is out of its range/],
+      [['half_f32', '1e40'], /argument 1 of half_f32 is an f32: 1e40 is out of its range/],
     ] as const) {
       const result = await wasp(['call', as, ...args]);
       expect(result.code, args.join(' ')).toBe(2);
@@ -152,6 +156,9 @@ describe('wasp call shows what a stage does', () => {
     }
     // both readings of 32 bits are fine: 4294967295 is -1
     expect((await wasp(['call', as, 'sum', '4294967295', '1'])).stdout).toBe('0\n');
+    // written as such, a float parameter takes them
+    expect((await wasp(['call', as, 'mul_f64', 'NaN', '1', '--returns=number'])).stdout).toBe('NaN\n');
+    expect((await wasp(['call', as, 'mul_f64', '-Infinity', '2', '--returns=number'])).stdout).toBe('-Infinity\n');
   });
 
   it('says how to pass a number as text when it does not fit', async () => {
