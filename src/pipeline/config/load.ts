@@ -168,9 +168,10 @@ async function checkMeaning(config: MeaningView, checkPlugins: boolean, problem:
   });
   const mustExist = async (path: Path, file: string | undefined): Promise<boolean> => {
     if (file === undefined) return true;
-    const ok = await stat(file).then((s) => s.isFile(), () => false);
-    if (!ok) problem(path, `no such file: ${file}`);
-    return ok;
+    const found = await stat(file).then((s) => (s.isFile() ? 'file' : s.isDirectory() ? 'a directory' : 'not a regular file'), () => undefined);
+    if (found === undefined) problem(path, `no such file: ${file}`);
+    else if (found !== 'file') problem(path, `${file} is ${found}, not a file`);
+    return found === 'file';
   };
   await mustExist(['nats', 'creds'], config.nats?.creds);
   for (const key of ['ca', 'cert', 'key'] as const) await mustExist(['nats', 'tls', key], config.nats?.tls?.[key]);

@@ -138,6 +138,11 @@ deadLetter: { discard: true }
     expect(queue.map((x) => [x.path, x.message])).toEqual([['input.queue', expect.stringMatching(/not a valid queue group name/)]]);
     const tls = await parsePipelineConfig(`${valid}nats: { servers: "tls://127.0.0.1:4222, 127.0.0.1:4223" }\n`, 'p.yaml');
     expect(tls.nats?.servers).toEqual(['tls://127.0.0.1:4222', '127.0.0.1:4223']);
+    // a path that is there but no file is not "no such file"
+    for (const [path, what] of [['/tmp', 'a directory'], ['/dev/null', 'not a regular file']]) {
+      const notFile = await problems(valid.replace(`path: ${textPlugin}`, `path: ${path}`));
+      expect(notFile.map((x) => [x.path, x.message])).toEqual([['plugins.text.path', `${path} is ${what}, not a file`]]);
+    }
   });
 
   it('checks references, files and the plugins themselves', async () => {
