@@ -174,7 +174,7 @@ export const stageSchema = z
             const max = v.mode === 'worker' ? MAX_WORKER_POOL_SIZE : MAX_INLINE_POOL_SIZE;
             if (v.size > max) ctx.addIssue({ code: 'custom', message: `at most ${max} ${v.mode === 'worker' ? 'workers' : 'inline instances'}`, path: ['size'] });
           }),
-      ])
+      ], { error: 'a number of instances, or { size, mode: inline | worker }' })
       .default(1)
       .describe('instances of this stage: a number, or { size, mode }'),
     emits: z.array(pattern).default([]).describe('subject patterns this stage may emit side outputs to; anything else is refused'),

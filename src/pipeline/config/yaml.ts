@@ -103,7 +103,7 @@ export function readYaml<S extends z.ZodType>(text: string, file: string, schema
   // `ackWaitMs: ${ACK_WAIT}`: the value of a variable is text; where the key wants a number or a boolean, it becomes one
   if (!parsed.success && coerceSubstituted(doc, raw, parsed.error.issues, substituted)) parsed = schema.safeParse(raw);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
+    for (const issue of parsed.error.issues.flatMap(withinUnion)) {
       if (issue.code === 'unrecognized_keys') {
         for (const key of issue.keys) at(keyOffset(doc, issue.path, key), [...issue.path, key] as Path, 'unknown key');
       } else {
@@ -337,6 +337,17 @@ function coerceSubstituted(doc: Document, raw: unknown, issues: readonly z.core.
 
 const YAML_NUMBER = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
 const YAML_BOOLEAN: Record<string, boolean | undefined> = { true: true, True: true, TRUE: true, false: false, False: false, FALSE: false };
+
+/**
+ * A union's "Invalid input" as what went wrong inside the one branch the value has the shape of
+ * (a pool given as a map with a bad mode: the map's problem, not that it is no number).
+ */
+function withinUnion(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== 'invalid_union') return [issue];
+  const shaped = issue.errors.filter((branch) => branch.length > 0 && branch.every((i) => i.path.length > 0 || i.code === 'custom'));
+  if (shaped.length !== 1) return [issue];
+  return shaped[0]!.map((i) => ({ ...i, path: [...issue.path, ...i.path] }) as z.core.$ZodIssue).flatMap(withinUnion);
+}
 
 /** The number or boolean an issue says was expected (also as one branch of a union, e.g. a pool size). */
 function expectedScalar(issue: z.core.$ZodIssue): 'number' | 'boolean' | undefined {

@@ -72,7 +72,7 @@ extra: 1
     ).toEqual([
       { line: 3, column: '  text: { path: '.length + textPlugin.length + ', '.length + 1, path: 'plugins.text.colour', message: 'unknown key' },
       { line: 6, column: 5, path: 'stages[0].function', message: expect.stringMatching(/expected string/) },
-      { line: 8, column: 11, path: 'stages[0].pool', message: expect.stringMatching(/Invalid input/) },
+      { line: 8, column: 11, path: 'stages[0].pool', message: 'a number of instances, or { size, mode: inline | worker }' },
       { line: 10, column: 1, path: 'extra', message: 'unknown key' },
     ]);
   });
@@ -138,6 +138,14 @@ deadLetter: { discard: true }
     expect(queue.map((x) => [x.path, x.message])).toEqual([['input.queue', expect.stringMatching(/not a valid queue group name/)]]);
     const tls = await parsePipelineConfig(`${valid}nats: { servers: "tls://127.0.0.1:4222, 127.0.0.1:4223" }\n`, 'p.yaml');
     expect(tls.nats?.servers).toEqual(['tls://127.0.0.1:4222', '127.0.0.1:4223']);
+    // a pool that is a map says what is wrong inside it, not only "Invalid input"
+    const pools = await problems(
+      valid.replace('function: upper }', 'function: upper, pool: { size: 2, mode: bogus } }\n  - { name: v, plugin: text, function: upper, pool: "x" }'),
+    );
+    expect(pools.map((x) => [x.path, x.message])).toEqual([
+      ['stages[0].pool.mode', expect.stringMatching(/expected one of "inline"\|"worker"/)],
+      ['stages[1].pool', 'a number of instances, or { size, mode: inline | worker }'],
+    ]);
     // a path that is there but no file is not "no such file"
     for (const [path, what] of [['/tmp', 'a directory'], ['/dev/null', 'not a regular file']]) {
       const notFile = await problems(valid.replace(`path: ${textPlugin}`, `path: ${path}`));
