@@ -1,11 +1,13 @@
 // The NATS connection of the fleet commands (deploy, undeploy, ls, status, worker): --nats URL,
 // else $WASP_NATS_URL, else the local default server; credentials and TLS as CONNECTION_OPTIONS says.
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { NatsConnection } from '@nats-io/nats-core';
 import { WaspError } from '../engine/errors.js';
 import type { Logger } from '../engine/logger.js';
 import { connectNats, type NatsSettings } from '../transport/connect.js';
+import { isServerUrl } from '../transport/server-url.js';
 import type { CommandIO } from './command.js';
 import { stderrLogger } from './stderr-logger.js';
 import { UsageError } from './usage.js';
@@ -51,9 +53,16 @@ export function natsSettings(values: CommandArgs['values'], name: string, env: R
   };
   const servers = (option('nats') ?? DEFAULT_NATS_URL).split(',').map((s) => s.trim()).filter((s) => s !== '');
   if (servers.length === 0) throw new UsageError('--nats needs a URL');
+  const bad = servers.find((s) => !isServerUrl(s));
+  if (bad !== undefined) throw new UsageError(`--nats: ${bad} is not a NATS server URL (nats://host:port, tls://host:port or host:port)`);
   const file = (key: keyof typeof CONNECTION_ENV): string | undefined => {
     const path = option(key);
-    return path === undefined ? undefined : resolve(path);
+    if (path === undefined) return undefined;
+    const where = values[key] !== undefined ? `--${key}` : CONNECTION_ENV[key];
+    const found = statSync(path, { throwIfNoEntry: false });
+    if (found === undefined) throw new UsageError(`${where}: no such file: ${path}`);
+    if (!found.isFile()) throw new UsageError(`${where}: ${path} is not a file`);
+    return resolve(path);
   };
   const [ca, cert, key] = [file('tls-ca'), file('tls-cert'), file('tls-key')];
   if ((cert === undefined) !== (key === undefined)) throw new UsageError('--tls-cert and --tls-key go together');

@@ -103,4 +103,16 @@ describe('fleet commands against a NATS that wants credentials', () => {
     expect(half.code).toBe(2);
     expect(half.stderr).toMatch(/--tls-cert and --tls-key go together/);
   });
+
+  it('a file option that names no file, or a URL nats.js cannot dial, is a usage mistake naming the option (it read "set nats.tls.ca" and "ENOENT: ENOENT")', async () => {
+    const missing = await wasp(['ls', '--tls-ca', '/nonexistent/ca.pem']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/--tls-ca: no such file: \/nonexistent\/ca\.pem/);
+    const dir = await wasp(['status'], { env: { WASP_NATS_TLS_CA: tmpdir() } });
+    expect(dir.code).toBe(2);
+    expect(dir.stderr).toMatch(/WASP_NATS_TLS_CA: .* is not a file/);
+    const ws = await wasp(['ls', '--nats', 'ws://127.0.0.1:1']);
+    expect(ws.code).toBe(2);
+    expect(ws.stderr).toMatch(/--nats: ws:\/\/127\.0\.0\.1:1 is not a NATS server URL/);
+  });
 });

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { ABI_NAMES, type AbiName } from '../../engine/abi/abi.js';
 import { isValidSubject } from '../../engine/subjects.js';
 import { DEFAULT_MAX_PENDING, DEFAULT_MAX_PENDING_BYTES } from '../../transport/core.js';
+import { isServerUrl } from '../../transport/server-url.js';
 import {
   DEFAULT_MAX_EMITS_PER_CALL,
   DEFAULT_MAX_OUTPUT_BYTES,
@@ -43,17 +44,6 @@ const serverUrls = z
   .refine((s) => s.split(',').every((url) => isServerUrl(url.trim())), { message: 'not a NATS server URL (nats://host:port, tls://host:port or host:port; websockets are not supported)' });
 
 
-function isServerUrl(s: string): boolean {
-  if (s === '' || /\s/.test(s)) return false;
-  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(s)?.[1]?.toLowerCase();
-  if (scheme !== undefined && scheme !== 'nats' && scheme !== 'tls') return false;
-  try {
-    // parsed as nats.js does, with a scheme whose host rules are strict
-    return new URL(`http://${scheme === undefined ? s : s.slice(scheme.length + 3)}`).hostname !== '';
-  } catch {
-    return false;
-  }
-}
 
 const nats = z
   .strictObject({
