@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError, formatWarning, loadPipelineFile } from '../pipeline/config/load.js';
+import { PIPELINE_NAME } from '../pipeline/config/schema.js';
 import { draftDeployment } from '../fleet/deployment.js';
 import { NotDeployableError } from '../fleet/errors.js';
 import { FleetStore, sha256Hex } from '../fleet/store.js';
@@ -34,6 +35,7 @@ export async function deployCommand(argv: string[], io: CommandIO): Promise<numb
   if (rollback === undefined && positionals.length !== 1) throw new UsageError('wasp deploy takes one pipeline file (or --rollback NAME)');
   if (rollback !== undefined && positionals.length !== 0) throw new UsageError('wasp deploy --rollback takes no pipeline file');
   if (values.to !== undefined && rollback === undefined) throw new UsageError('--to goes with --rollback');
+  if (rollback !== undefined) checkPipelineName(rollback);
   const to = values.to === undefined ? undefined : Number(values.to);
   if (to !== undefined && (!Number.isInteger(to) || to < 1)) throw new UsageError('--to takes a revision number');
 
@@ -92,7 +94,7 @@ export async function deployCommand(argv: string[], io: CommandIO): Promise<numb
 export async function undeployCommand(argv: string[], io: CommandIO): Promise<number> {
   const { positionals, values } = parseFleetArgs(argv, { wait: { type: 'boolean' }, timeout: { type: 'string' } }, 'undeploy');
   if (positionals.length !== 1) throw new UsageError('wasp undeploy takes one pipeline name');
-  const name = positionals[0]!;
+  const name = checkPipelineName(positionals[0]!);
   const timeoutMs = timeoutOf(values.timeout);
   return onFleet(io, values, 'undeploy', async (nc) => {
     const store = await FleetStore.open(nc);
@@ -107,4 +109,10 @@ export async function undeployCommand(argv: string[], io: CommandIO): Promise<nu
     }
     return 0;
   });
+}
+
+/** A pipeline name as the config allows it: anything else (a wildcard, say) can name no deployment. */
+function checkPipelineName(name: string): string {
+  if (!PIPELINE_NAME.test(name)) throw new UsageError(`${name} is not a pipeline name (letters, digits, - and _ only)`);
+  return name;
 }

@@ -87,5 +87,11 @@ describe('wasp deploy, ls, undeploy, worker', () => {
     expect((await wasp(['deploy'])).code).toBe(2);
     expect((await wasp(['deploy', 'a.yaml', '--to', '3'])).stderr).toMatch(/--to goes with --rollback/);
     expect((await wasp(['worker', '--bogus'])).code).toBe(2);
+    // a name no pipeline can have never reaches the store (a wildcard was looked up as a key)
+    for (const args of [['deploy', '--rollback', '*'], ['undeploy', 'a.b']]) {
+      const result = await wasp(args);
+      expect(result.code, args.join(' ')).toBe(2);
+      expect(result.stderr).toMatch(/is not a pipeline name \(letters, digits, - and _ only\)/);
+    }
   });
 });

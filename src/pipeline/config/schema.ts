@@ -38,6 +38,9 @@ const oneLineName = z
   .string()
   .min(1)
   .regex(/^[^\x00-\x1f\x7f]+$/, 'no line breaks or other control characters');
+/** What a pipeline may be named: it becomes a key of the fleet's KV bucket and part of subjects and metrics. */
+export const PIPELINE_NAME = /^[A-Za-z0-9_-]+$/;
+
 /** Server URLs nats.js can dial, comma-separated: nats:// or tls://, or host:port. */
 const serverUrls = z
   .string()
@@ -247,7 +250,7 @@ export type TestData = z.output<typeof data>;
 
 export const pipelineFileSchema = z
   .strictObject({
-    name: z.string().regex(/^[A-Za-z0-9_-]+$/, 'letters, digits, - and _ only').describe('the pipeline\'s name'),
+    name: z.string().regex(PIPELINE_NAME, 'letters, digits, - and _ only').describe('the pipeline\'s name'),
     nats: nats.optional(),
     plugins: z.record(z.string(), pluginSchema).refine((p) => Object.keys(p).length > 0, 'declare at least one plugin').describe('plugins by name'),
     input,
