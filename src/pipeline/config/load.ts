@@ -85,6 +85,8 @@ interface MeaningView {
   input: { kind: string };
   deadLetter?: unknown;
   plugins: Record<string, PluginConfig>;
+  /** plugins declared but malformed (their problems said already): a stage naming one is not told it names none */
+  malformedPlugins?: ReadonlySet<string>;
   /** holes where a stage is malformed, so indexes still match the file */
   stages: ({ name: string; plugin: string; function: string } | undefined)[];
 }
@@ -93,15 +95,17 @@ function looseView(raw: Record<string, unknown>, file: string): MeaningView {
   const dir = dirname(resolve(file));
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(dir, p));
   const plugins: MeaningView['plugins'] = {};
+  const malformedPlugins = new Set<string>();
   if (raw.plugins && typeof raw.plugins === 'object') {
     for (const [name, entry] of Object.entries(raw.plugins)) {
       const p = pluginSchema.safeParse(entry);
-      if (p.success) plugins[name] = { ...p.data, path: abs(p.data.path), wasi: { ...p.data.wasi, files: Object.fromEntries(Object.entries(p.data.wasi?.files ?? {}).map(([k, v]) => [k, abs(v)])) } };
+      if (!p.success) malformedPlugins.add(name);
+      else plugins[name] = { ...p.data, path: abs(p.data.path), wasi: { ...p.data.wasi, files: Object.fromEntries(Object.entries(p.data.wasi?.files ?? {}).map(([k, v]) => [k, abs(v)])) } };
     }
   }
   const stages = Array.isArray(raw.stages) ? raw.stages.map((s) => (stageSchema.safeParse(s).success ? (s as MeaningView['stages'][number]) : undefined)) : [];
   const input = raw.input as { stream?: unknown } | undefined;
-  return { nats: raw.nats ? {} : undefined, input: { kind: input && input.stream !== undefined ? 'stream' : 'other' }, deadLetter: raw.deadLetter ?? undefined, plugins, stages };
+  return { nats: raw.nats ? {} : undefined, input: { kind: input && input.stream !== undefined ? 'stream' : 'other' }, deadLetter: raw.deadLetter ?? undefined, plugins, malformedPlugins, stages };
 }
 
 
@@ -164,7 +168,7 @@ async function checkMeaning(config: MeaningView, checkPlugins: boolean, problem:
     if (s === undefined) return;
     if (seen.has(s.name)) problem(['stages', i, 'name'], `another stage is already named ${s.name}`);
     seen.add(s.name);
-    if (!Object.hasOwn(config.plugins, s.plugin)) problem(['stages', i, 'plugin'], `no plugin named ${s.plugin} is declared under plugins`);
+    if (!Object.hasOwn(config.plugins, s.plugin) && !config.malformedPlugins?.has(s.plugin)) problem(['stages', i, 'plugin'], `no plugin named ${s.plugin} is declared under plugins`);
   });
   const mustExist = async (path: Path, file: string | undefined): Promise<boolean> => {
     if (file === undefined) return true;

@@ -146,6 +146,9 @@ deadLetter: { discard: true }
       ['stages[0].pool.mode', expect.stringMatching(/expected one of "inline"\|"worker"/)],
       ['stages[1].pool', 'a number of instances, or { size, mode: inline | worker }'],
     ]);
+    // a malformed plugin is one problem, not also "no plugin named text" at every stage using it
+    const malformed = await problems(valid.replace(`path: ${textPlugin} }`, `path: ${textPlugin}, timeoutMs: -1 }`));
+    expect(malformed.map((x) => x.path)).toEqual(['plugins.text.timeoutMs']);
     // a path that is there but no file is not "no such file"
     for (const [path, what] of [['/tmp', 'a directory'], ['/dev/null', 'not a regular file']]) {
       const notFile = await problems(valid.replace(`path: ${textPlugin}`, `path: ${path}`));
