@@ -123,9 +123,6 @@ export function parseArg(text: string): Arg {
   return text;
 }
 
-/** The largest finite f32; past it (rounded) a value is Infinity. */
-const F32_MAX = 3.4028234663852886e38;
-
 /** The range of each integer type, signed low to unsigned high: both readings of the bits are accepted. */
 const RANGES = { i32: [-(2n ** 31n), 2n ** 32n - 1n], i64: [-(2n ** 63n), 2n ** 64n - 1n] } as const;
 
@@ -142,7 +139,7 @@ export function checkNumbers(fn: string, type: FuncType, args: readonly Arg[], t
       // JSON reads 1e999 as Infinity, and an f32 turns anything past its range into one: only a written Infinity is one
       const value = Number(arg);
       const written = text === 'NaN' || text === 'Infinity' || text === '-Infinity';
-      if (!written && (!Number.isFinite(value) || (param === 'f32' && Math.abs(value) > F32_MAX))) {
+      if (!written && !Number.isFinite(param === 'f32' ? Math.fround(value) : value)) {
         throw new UsageError(`argument ${i + 1} of ${fn} is an ${param}: ${text} is out of its range (it would be Infinity; write Infinity for that)`);
       }
       return;

@@ -219,7 +219,7 @@ export class Instance {
           this.#logger.warn(`plugin ${plugin.name}: its WASI files took ${limits.memoryLimitPages * PAGE_BYTES} bytes, as much as memoryLimitPages allows; writes now fail with ENOSPC, and the instance is replaced`, { plugin: plugin.name, function: this.#function || undefined });
         },
       });
-      this.#stdio = routeOutput(wasi, () => this.#memory?.bytes(), (stream, line) => this.#logLine('debug', line, stream));
+      this.#stdio = routeOutput(wasi, () => this.#memory?.bytes(), (stream, line) => this.#logLine('debug', line, stream), this.#hostWork);
       catchExit(wasi);
       Object.assign(imports, wasi);
     }
@@ -972,6 +972,10 @@ export class Instance {
   #error(ptr: number, len: number): void {
     // like a log line, only the first MAX_LOG_LINE_BYTES are read: the message ends up in a log or a header
     const n = len >>> 0;
+    if (this.#memory === undefined || !this.#memory.contains(ptr, n)) {
+      this.#record(outOfBounds(ptr >>> 0, n, this.memoryBytes, 'wasp.error', this.#context()));
+      return;
+    }
     const message = this.#readString(ptr, Math.min(n, MAX_LOG_LINE_BYTES), 'wasp.error');
     if (message !== null) this.#errorMessage = n > MAX_LOG_LINE_BYTES ? `${message}…` : message;
   }

@@ -61,16 +61,23 @@ export function guardWasi(imports: Record<string, Record<string, unknown>>, guar
       };
     }
     // a file's size set or reserved is taken from the budget as written bytes are
+    // sizes are u64: read signed, a negative one would have credited the budget
     const setSize = ns.fd_filestat_set_size as Fn | undefined;
     if (typeof setSize === 'function') {
-      ns.fd_filestat_set_size = (fd: number, size: bigint): unknown => (charge(Number(size)) ? (setSize as (...args: unknown[]) => unknown)(fd, size) : ENOSPC);
+      ns.fd_filestat_set_size = (fd: number, size: bigint): unknown =>
+        charge(u64(size)) ? (setSize as (...args: unknown[]) => unknown)(fd, size) : ENOSPC;
     }
     const allocate = ns.fd_allocate as Fn | undefined;
     if (typeof allocate === 'function') {
       ns.fd_allocate = (fd: number, offset: bigint, len: bigint): unknown =>
-        charge(Number(offset) + Number(len)) ? (allocate as (...args: unknown[]) => unknown)(fd, offset, len) : ENOSPC;
+        charge(u64(offset) + u64(len)) ? (allocate as (...args: unknown[]) => unknown)(fd, offset, len) : ENOSPC;
     }
   }
+}
+
+/** An i64 argument as the u64 WASI means, as a Number (past 2^53 it only needs to be over any budget). */
+function u64(value: bigint): number {
+  return Number(BigInt.asUintN(64, BigInt(value)));
 }
 
 /** The bytes an iovec list points at, all inside memory; -1 when any of it is outside. */

@@ -23,10 +23,13 @@ class PendingLine {
   ) {}
 
   write(bytes: Uint8Array, start: number, end: number): void {
+    // searched only as far as this write goes: from `start` to the end of memory, a write of many
+    // one-byte pieces cost a whole memory's search each
+    const piece = bytes.subarray(0, end);
     let from = start;
     while (from < end) {
-      const newline = bytes.indexOf(NEWLINE, from);
-      const stop = newline < 0 || newline >= end ? end : newline;
+      const newline = piece.indexOf(NEWLINE, from);
+      const stop = newline < 0 ? end : newline;
       this.#append(bytes, from, stop);
       if (stop === end) return;
       this.flush();
@@ -62,7 +65,12 @@ type FdWrite = (fd: number, iovs: number, iovsLen: number, nwritten: number) => 
  * `memory` is the plugin's memory once known (not yet during its start function,
  * when writes go to the library as before).
  */
-export function routeOutput(imports: Record<string, Record<string, unknown>>, memory: () => Uint8Array | undefined, sink: LineSink): { flush(): void } {
+export function routeOutput(
+  imports: Record<string, Record<string, unknown>>,
+  memory: () => Uint8Array | undefined,
+  sink: LineSink,
+  work: (bytes: number) => void = () => {},
+): { flush(): void } {
   const lines = [new PendingLine('stdout', sink), new PendingLine('stderr', sink)] as const;
   for (const namespace of Object.values(imports)) {
     const original = namespace.fd_write as FdWrite | undefined;
@@ -80,8 +88,13 @@ export function routeOutput(imports: Record<string, Record<string, unknown>>, me
         const ptr = view.getUint32(at + i * 8, true);
         const len = view.getUint32(at + i * 8 + 4, true);
         if (ptr + len > bytes.length) return EFAULT;
-        lines[fd - 1]!.write(bytes, ptr, ptr + len);
         total += len;
+      }
+      // a write of many pieces is work the plugin sized: the deadline is looked at first
+      work(total + count * 8);
+      for (let i = 0; i < count; i++) {
+        const ptr = view.getUint32(at + i * 8, true);
+        lines[fd - 1]!.write(bytes, ptr, ptr + view.getUint32(at + i * 8 + 4, true));
       }
       view.setUint32(out, total >>> 0, true);
       return ESUCCESS;

@@ -68,7 +68,7 @@ export async function connectNats(settings: NatsSettings, logger: Logger, option
     // a tls:// URL asks for TLS as nats.tls does: without options nats.js would settle for plain text
     tls: settings.tls
       ? { caFile: settings.tls.ca, certFile: settings.tls.cert, keyFile: settings.tls.key, handshakeFirst: settings.tls.handshakeFirst }
-      : settings.servers.some((s) => s.startsWith('tls://'))
+      : settings.servers.some((s) => /^tls:\/\//i.test(s))
         ? {}
         : undefined,
     name,
@@ -119,7 +119,7 @@ function watch(nc: NatsConnection, settings: NatsSettings, name: string, logger:
     onLost?.(error);
   };
   let down = false;
-  const usesTls = settings.tls !== undefined || nc.info?.tls_required === true || settings.servers.some((s) => s.startsWith('tls://'));
+  const usesTls = settings.tls !== undefined || nc.info?.tls_required === true || settings.servers.some((s) => /^tls:\/\//i.test(s));
   // nats.js retries a reconnect that TLS refuses without saying why: check now and then while down
   const recheck = async (): Promise<void> => {
     while (down && !nc.isClosed()) {

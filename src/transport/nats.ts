@@ -54,6 +54,9 @@ interface Route {
 }
 
 /** Core NATS subjects and JetStream consumers; the only place the pipeline meets nats.js. */
+/** How long a failed pull waits to learn whether its consumer was deleted, before it tries again anyway. */
+const DELETED_CHECK_MS = 1_000;
+
 export class NatsTransport implements Transport {
   readonly name = 'NATS';
   #js: JetStreamClient | undefined;
@@ -117,8 +120,13 @@ export class NatsTransport implements Transport {
               subscriber.error(error);
               return;
             }
-            // a pull on a deleted consumer only misses its heartbeats: ask, and end with why
-            const deleted = await this.#deletedUnder(jsm, input);
+            // a pull on a deleted consumer only misses its heartbeats: ask, and end with why; not
+            // for long, since with the server away the question waits for its own timeout
+            const deleted = await Promise.race([
+              this.#deletedUnder(jsm, input),
+              new Promise<undefined>((r) => void setTimeout(r, DELETED_CHECK_MS)),
+            ]);
+            if (stopping) break;
             if (deleted !== undefined) {
               subscriber.error(deleted);
               return;

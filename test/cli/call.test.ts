@@ -156,6 +156,8 @@ describe('wasp call shows what a stage does', () => {
     }
     // both readings of 32 bits are fine: 4294967295 is -1
     expect((await wasp(['call', as, 'sum', '4294967295', '1'])).stdout).toBe('0\n');
+    // f32::MAX as usually written rounds to itself, not to Infinity
+    expect((await wasp(['call', as, 'half_f32', '3.4028235e38'])).code).toBe(0);
     // written as such, a float parameter takes them
     expect((await wasp(['call', as, 'mul_f64', 'NaN', '1', '--returns=number'])).stdout).toBe('NaN\n');
     expect((await wasp(['call', as, 'mul_f64', '-Infinity', '2', '--returns=number'])).stdout).toBe('-Infinity\n');

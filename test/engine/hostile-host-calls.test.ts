@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { CallbackError, CallLimitError, Engine, PluginCompileError, PluginTimeoutError, PluginTrapError } from '../../src/index.js';
 import { catchError } from '../helpers/errors.js';
-import { callbackSwallower, costlyErrorLoop, fileFlood, randomGetter, randomLoop, recurserLoopingFree, sharedMemory } from '../helpers/hostile.js';
+import { callbackSwallower, costlyErrorLoop, fileFlood, randomGetter, stdoutPieces, randomLoop, recurserLoopingFree, sharedMemory } from '../helpers/hostile.js';
 import { wat } from '../helpers/plugins.js';
 
 async function engineWith(bytes: Uint8Array, options = {}) {
@@ -50,6 +50,19 @@ describe('host calls a plugin makes costly', () => {
     expect(warnings.filter((w) => w.includes('ENOSPC'))).toHaveLength(1);
     // a fresh instance has a budget of its own
     expect(ints((await engine.getInstance('p')).callBytes('run', new Uint8Array([1]))!)).toEqual([0, 0, 1]);
+  });
+
+  it('takes a negative size for a file as the huge u64 it is, not as a credit to the budget', async () => {
+    const engine = new Engine({ logger: { warn: () => {} } });
+    await engine.registerPlugin('p', await fileFlood('-0x4000000000000000'), { memoryLimitPages: 4, wasi: { files: { '/data/a': 'x' } } });
+    const out = (await engine.getInstance('p')).callBytes('run', new Uint8Array([40]))!;
+    // four 64 KiB writes fill the 256 KiB budget, as without the size set
+    expect([4, 8].map((at) => new DataView(out.buffer, out.byteOffset).getUint32(at, true))).toEqual([51, 4]);
+  });
+
+  it('searches a WASI stdout write of many pieces only as far as each piece (20,000 of them took 23 s over 2 MiB)', async () => {
+    const inst = await (await engineWith(await stdoutPieces(20_000), { timeoutMs: 2_000 })).getInstance('p');
+    expect(inst.callString('run', 'x')).toBeNull();
   });
 
   it('reports a timeout as the timeout when wasp_free, called for the input after it, has a check of its own', async () => {

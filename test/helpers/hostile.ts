@@ -263,6 +263,23 @@ export const randomGetter = () =>
       (call $output (i32.const 0) (i32.const 4))
       (i32.const 0)))`);
 
+/** WASI: run(input) writes to stdout in one fd_write of `pieces` one-byte pieces, over a 2 MiB memory with no line break in it. */
+export const stdoutPieces = (pieces: number) =>
+  wat(`(module
+    (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+    (memory (export "memory") 32)
+    (func (export "wasp_alloc") (param i32) (result i32) (i32.const 1024))
+    (func (export "wasp_free") (param i32 i32))
+    (func (export "run") (param $p i32) (param $n i32) (result i32) (local $i i32)
+      (block $d (loop $l
+        (br_if $d (i32.ge_u (local.get $i) (i32.const ${pieces})))
+        (i32.store (i32.add (i32.const 4096) (i32.mul (local.get $i) (i32.const 8))) (i32.const 16))
+        (i32.store (i32.add (i32.const 4100) (i32.mul (local.get $i) (i32.const 8))) (i32.const 1))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $l)))
+      (drop (call $fd_write (i32.const 1) (i32.const 4096) (i32.const ${pieces}) (i32.const 8)))
+      (i32.const 0)))`);
+
 /** WASI: run(input) loops forever on random_get over its whole 16 MiB memory. */
 export const randomLoop = () =>
   wat(`(module
@@ -280,11 +297,13 @@ export const randomLoop = () =>
  * WASI: run(input) opens /flood (under the preopened fd 3) and writes 64 KiB to it as many times
  * as the input's first byte says, stopping at the first error; outputs three i32: path_open's
  * errno, the last fd_write errno and the writes that succeeded. Needs a preopen (a WASI file).
+ * With `setSize`, the file's size is set to it first (fd_filestat_set_size, an i64 literal).
  */
-export const fileFlood = () =>
+export const fileFlood = (setSize?: string) =>
   wat(`(module ${output}
     (import "wasi_snapshot_preview1" "path_open" (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
     (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+    (import "wasi_snapshot_preview1" "fd_filestat_set_size" (func $set_size (param i32 i64) (result i32)))
     (memory (export "memory") 2)
     (global $next (mut i32) (i32.const 1024))
     (data (i32.const 200) "/flood")
@@ -297,6 +316,7 @@ export const fileFlood = () =>
       (local.set $count (i32.load8_u (local.get $p)))
       (i32.store (i32.const 0) (call $path_open (i32.const 3) (i32.const 0) (i32.const 201) (i32.const 5) (i32.const 1) (i64.const 0x40) (i64.const 0) (i32.const 1) (i32.const 100)))
       (local.set $fd (i32.load (i32.const 100)))
+      ${setSize === undefined ? '' : `(drop (call $set_size (local.get $fd) (i64.const ${setSize})))`}
       (i32.store (i32.const 32) (i32.const 65536)) (i32.store (i32.const 36) (i32.const 65536))
       (block $d (loop $l
         (br_if $d (i32.ge_u (local.get $i) (local.get $count)))

@@ -32,7 +32,7 @@ const natsName = (what: string) =>
   z
     .string()
     .min(1)
-    .regex(/^[^\s.*>/\\]+$/, `not a valid ${what} name (no spaces, dots, *, > or slashes)`);
+    .regex(/^[^\s\x00-\x1f\x7f.*>/\\]+$/, `not a valid ${what} name (no spaces, dots, *, > or slashes)`);
 /** A name that goes into headers and logs: one line. */
 const oneLineName = z
   .string()
@@ -50,7 +50,7 @@ const serverUrls = z
 
 const nats = z
   .strictObject({
-    servers: z.union([serverUrls, z.array(serverUrls).min(1)]).describe('NATS server URL (or several, comma-separated), or a list of them').meta({ examples: ['nats://127.0.0.1:4222'] }),
+    servers: z.union([serverUrls, z.array(z.string().refine(isServerUrl, { message: 'not a NATS server URL (nats://host:port, tls://host:port or host:port, one per item; websockets are not supported)' })).min(1)]).describe('NATS server URL (or several, comma-separated), or a list of them').meta({ examples: ['nats://127.0.0.1:4222'] }),
     user: z.string().optional().describe('user name for user/password authentication'),
     pass: z.string().optional().describe('password for user/password authentication'),
     token: z.string().optional().describe('authentication token'),
@@ -123,7 +123,11 @@ export const pluginSchema = z
 const input = z
   .strictObject({
     subject: pattern.optional().describe('core subject to subscribe to (wildcards allowed); with `stream`, the subject the stream captures when Wasp creates it'),
-    queue: natsName('queue group').optional().describe('queue group: processes sharing it split the subject\'s messages'),
+    queue: z
+      .string()
+      .regex(/^[^\s\x00-\x1f\x7f]+$/, 'not a valid queue group name (no spaces or control characters)')
+      .optional()
+      .describe('queue group: processes sharing it split the subject\'s messages'),
     maxPending: positiveInt
       .default(DEFAULT_MAX_PENDING)
       .describe('subject input: most messages received and not yet settled; past it (a slow consumer) messages are dropped and counted, as core NATS would. JetStream input loses none'),

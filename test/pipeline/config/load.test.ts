@@ -136,6 +136,11 @@ deadLetter: { discard: true }
     ]);
     const queue = await problems(valid.replace('input: { subject: in.> }', 'input: { subject: in.>, queue: "a b" }'));
     expect(queue.map((x) => [x.path, x.message])).toEqual([['input.queue', expect.stringMatching(/not a valid queue group name/)]]);
+    // NATS takes dots in a queue group (one protocol token); only spaces break it
+    await expect(parsePipelineConfig(valid.replace('input: { subject: in.> }', 'input: { subject: in.>, queue: orders.workers }'), 'p.yaml')).resolves.toBeDefined();
+    // a list holds one URL an item: the comma form is for the single string
+    const listed = await problems(`${valid}nats: { servers: ["nats://a:4222,nats://b:4223"] }\n`);
+    expect(listed.map((x) => x.path)).toEqual(['nats.servers[0]']);
     const tls = await parsePipelineConfig(`${valid}nats: { servers: "tls://127.0.0.1:4222, 127.0.0.1:4223" }\n`, 'p.yaml');
     expect(tls.nats?.servers).toEqual(['tls://127.0.0.1:4222', '127.0.0.1:4223']);
     // a pool that is a map says what is wrong inside it, not only "Invalid input"
