@@ -65,6 +65,27 @@ describe('host calls a plugin makes costly', () => {
     expect(inst.callString('run', 'x')).toBeNull();
   });
 
+  it('answers a WASI write whose pieces lie outside memory with EFAULT, to stdout and to a file alike', async () => {
+    // run(input): one fd_write to the descriptor the input's first byte names, of one piece at 0xFFFFFF00; outputs the errno
+    const engine = new Engine();
+    await engine.registerPlugin(
+      'p',
+      await wat(`(module (import "wasp" "output" (func $output (param i32 i32)))
+        (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+        (memory (export "memory") 1)
+        (func (export "wasp_alloc") (param i32) (result i32) (i32.const 1024))
+        (func (export "wasp_free") (param i32 i32))
+        (func (export "run") (param $p i32) (param $n i32) (result i32)
+          (i32.store (i32.const 32) (i32.const 0xFFFFFF00)) (i32.store (i32.const 36) (i32.const 16))
+          (i32.store (i32.const 0) (call $fd_write (i32.load8_u (local.get $p)) (i32.const 32) (i32.const 1) (i32.const 48)))
+          (call $output (i32.const 0) (i32.const 4))
+          (i32.const 0)))`),
+      { wasi: { files: { '/data/a': 'x' } } },
+    );
+    const inst = await engine.getInstance('p');
+    for (const fd of [1, 2, 3]) expect(errno(inst.callBytes('run', new Uint8Array([fd]))!), `fd ${fd}`).toBe(21);
+  });
+
   it('reports a timeout as the timeout when wasp_free, called for the input after it, has a check of its own', async () => {
     const inst = await (await engineWith(await recurserLoopingFree(), { timeoutMs: 100 })).getInstance('p');
     expect(inst.callString('run', 'fine')).toBe('fine');
