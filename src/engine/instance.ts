@@ -184,7 +184,7 @@ export class Instance {
       context: { plugin: plugin.name },
       memory: () => this.#requireMemory('a callback'),
       allocate: (size, purpose) => this.#allocateInCall(size, purpose),
-      failed: (error) => this.#callbackFailed(error),
+      failed: (error) => this.#failedUnder(error),
     };
     Object.defineProperty(host, 'context', { get: () => this.#context() });
 
@@ -210,13 +210,14 @@ export class Instance {
       this.#wasi = createWasi(options.wasi ?? plugin.wasi ?? {}, { plugin: plugin.name });
       const wasi = this.#wasi.getImports(module) as Record<string, Record<string, unknown>>;
       // guarded first: stdout and stderr are then taken by routeOutput before they reach it
+      const fileBytes = limits.memoryLimitPages * PAGE_BYTES;
       guardWasi(wasi, {
         memory: () => this.#memory?.bytes(),
         work: this.#hostWork,
-        fileBytes: limits.memoryLimitPages * PAGE_BYTES,
+        fileBytes,
         exhausted: () => {
           this.needsReplacement = true;
-          this.#logger.warn(`plugin ${plugin.name}: its WASI files took ${limits.memoryLimitPages * PAGE_BYTES} bytes, as much as memoryLimitPages allows; writes now fail with ENOSPC, and the instance is replaced`, { plugin: plugin.name, function: this.#function || undefined });
+          this.#logger.warn(`plugin ${plugin.name}: its WASI files took ${fileBytes} bytes, as much as memoryLimitPages allows; writes now fail with ENOSPC, and the instance is replaced`, { plugin: plugin.name, function: this.#function || undefined });
         },
       });
       this.#stdio = routeOutput(wasi, () => this.#memory?.bytes(), (stream, line) => this.#logLine('debug', line, stream), this.#hostWork);
@@ -279,7 +280,7 @@ export class Instance {
       },
       fail: (error, inPlugin) => this.#abort(error, inPlugin),
       record: (error) => this.#record(error),
-      callbackFailed: (error) => this.#callbackFailed(error),
+      callbackFailed: (error) => this.#failedUnder(error),
       log: (level, line) => {
         const n = Buffer.byteLength(line, 'utf8');
         this.#logLine(level, n > MAX_LOG_LINE_BYTES ? `${Buffer.from(line, 'utf8').subarray(0, MAX_LOG_LINE_BYTES).toString('utf8')}…` : line, undefined);
@@ -862,11 +863,7 @@ export class Instance {
     this.needsReplacement = true;
     if (this.#timedOut) {
       this.#timedOut = false;
-      return new PluginTimeoutError(`plugin ${this.#plugin.name}: ${this.#function} ran past its ${this.#timeoutMs} ms deadline`, {
-        ...this.#context(),
-        timeoutMs: this.#timeoutMs,
-        cause: error,
-      });
+      return this.#timeoutError(error);
     }
     if (error instanceof WaspError) return error;
     // An abort handler sets its message with wasp.error and then traps: the message is what went wrong.
@@ -881,11 +878,21 @@ export class Instance {
     this.#pending ??= error;
   }
 
+  /** The call ran past its deadline. */
+  #timeoutError(cause?: unknown): PluginTimeoutError {
+    return new PluginTimeoutError(`plugin ${this.#plugin.name}: ${this.#function} ran past its ${this.#timeoutMs} ms deadline`, {
+      ...this.#context(),
+      timeoutMs: this.#timeoutMs,
+      cause,
+    });
+  }
+
   /**
-   * A host function failed under the plugin: the call fails when it returns, even if the plugin
-   * caught what was thrown (a catch_all), and the instance, unwound part way, is not trusted again.
+   * A host function failed under the plugin (a callback, or the deadline it looked at): the call
+   * fails when it returns, even if the plugin caught what was thrown (a catch_all), and the
+   * instance, unwound part way, is not trusted again. Returns the error, to throw.
    */
-  #callbackFailed(error: CallbackError): CallbackError {
+  #failedUnder<E extends WaspError>(error: E): E {
     this.#record(error);
     this.needsReplacement = true;
     return error;
@@ -1022,7 +1029,7 @@ export class Instance {
     try {
       accepted = this.#onEmit(subject, data);
     } catch (cause) {
-      throw this.#callbackFailed(new CallbackError('wasp.emit', { ...this.#context(), cause }));
+      throw this.#failedUnder(new CallbackError('wasp.emit', { ...this.#context(), cause }));
     }
     if (accepted !== false) return EMIT_ACCEPTED;
     this.#refusedEmits++;
@@ -1090,13 +1097,7 @@ export class Instance {
    */
   readonly #hostWork = (bytes: number): void => {
     if (bytes < HOST_WORK_LOOK_BYTES || this.#timeoutMs === 0 || this.#check() !== 0) return;
-    const error = new PluginTimeoutError(`plugin ${this.#plugin.name}: ${this.#function} ran past its ${this.#timeoutMs} ms deadline`, {
-      ...this.#context(),
-      timeoutMs: this.#timeoutMs,
-    });
-    this.#record(error);
-    this.needsReplacement = true;
-    throw error;
+    throw this.#failedUnder(this.#timeoutError());
   };
 }
 

@@ -4,9 +4,8 @@
 // shared by every instance in the process, which never shrinks: so random_get is answered here,
 // checked first, and what an instance writes to files counts against a budget.
 import { randomFillSync } from 'node:crypto';
+import { EFAULT, ESUCCESS, iovecBytes } from './wasi-output.js';
 
-const ESUCCESS = 0;
-const EFAULT = 21;
 const ENOSPC = 51;
 
 export interface WasiGuard {
@@ -53,7 +52,8 @@ export function guardWasi(imports: Record<string, Record<string, unknown>>, guar
       const original = ns[name] as Fn | undefined;
       if (typeof original !== 'function') continue;
       ns[name] = (fd: number, iovs: number, iovsLen: number, ...rest: unknown[]): unknown => {
-        const total = iovecBytes(guard.memory(), iovs, iovsLen);
+        const memory = guard.memory();
+        const total = memory === undefined ? -1 : iovecBytes(memory, iovs, iovsLen);
         if (total < 0) return EFAULT;
         guard.work(total);
         if (!charge(total)) return ENOSPC;
@@ -78,21 +78,4 @@ export function guardWasi(imports: Record<string, Record<string, unknown>>, guar
 /** An i64 argument as the u64 WASI means, as a Number (past 2^53 it only needs to be over any budget). */
 function u64(value: bigint): number {
   return Number(BigInt.asUintN(64, BigInt(value)));
-}
-
-/** The bytes an iovec list points at, all inside memory; -1 when any of it is outside. */
-function iovecBytes(bytes: Uint8Array | undefined, iovs: number, count: number): number {
-  if (bytes === undefined) return -1;
-  const at = iovs >>> 0;
-  const n = count >>> 0;
-  if (at + n * 8 > bytes.length) return -1;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    const ptr = view.getUint32(at + i * 8, true);
-    const len = view.getUint32(at + i * 8 + 4, true);
-    if (ptr + len > bytes.length) return -1;
-    total += len;
-  }
-  return total;
 }

@@ -8,8 +8,9 @@ export type OutputStream = 'stdout' | 'stderr';
 export type LineSink = (stream: OutputStream, line: string) => void;
 
 const NEWLINE = 0x0a;
-const ESUCCESS = 0;
-const EFAULT = 21;
+/** WASI errno values the host answers with itself. */
+export const ESUCCESS = 0;
+export const EFAULT = 21;
 
 /** One stream's unfinished line, at most MAX_LOG_LINE_BYTES of it; the rest of a longer line is cut. */
 class PendingLine {
@@ -81,17 +82,11 @@ export function routeOutput(
       const at = iovs >>> 0;
       const count = iovsLen >>> 0;
       const out = nwritten >>> 0;
-      if (at + count * 8 > bytes.length || out + 4 > bytes.length) return EFAULT;
-      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      let total = 0;
-      for (let i = 0; i < count; i++) {
-        const ptr = view.getUint32(at + i * 8, true);
-        const len = view.getUint32(at + i * 8 + 4, true);
-        if (ptr + len > bytes.length) return EFAULT;
-        total += len;
-      }
+      const total = iovecBytes(bytes, at, count);
+      if (total < 0 || out + 4 > bytes.length) return EFAULT;
       // a write of many pieces is work the plugin sized: the deadline is looked at first
       work(total + count * 8);
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       for (let i = 0; i < count; i++) {
         const ptr = view.getUint32(at + i * 8, true);
         lines[fd - 1]!.write(bytes, ptr, ptr + view.getUint32(at + i * 8 + 4, true));
@@ -105,4 +100,20 @@ export function routeOutput(
       for (const line of lines) if (!line.empty) line.flush();
     },
   };
+}
+
+/** The bytes an iovec list (`count` pointer and length pairs at `iovs`) points at, all inside memory; -1 when any of it is outside. */
+export function iovecBytes(bytes: Uint8Array, iovs: number, count: number): number {
+  const at = iovs >>> 0;
+  const n = count >>> 0;
+  if (at + n * 8 > bytes.length) return -1;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    const ptr = view.getUint32(at + i * 8, true);
+    const len = view.getUint32(at + i * 8 + 4, true);
+    if (ptr + len > bytes.length) return -1;
+    total += len;
+  }
+  return total;
 }

@@ -22,6 +22,7 @@ import type { Logger } from '../engine/logger.js';
 import type { NatsConfig } from '../pipeline/config/schema.js';
 import { JetStreamUnavailableError, NatsConnectionError, type TlsFailure } from './errors.js';
 import { encodeNatsFromPool } from './nats-encoding.js';
+import { isTlsUrl } from './server-url.js';
 
 /** How to reach NATS: a config's nats: key without what belongs to the pipeline (its publish timings). */
 export type NatsSettings = Omit<NatsConfig, 'publishAckTimeoutMs' | 'publishRetryMs'>;
@@ -68,7 +69,7 @@ export async function connectNats(settings: NatsSettings, logger: Logger, option
     // a tls:// URL asks for TLS as nats.tls does: without options nats.js would settle for plain text
     tls: settings.tls
       ? { caFile: settings.tls.ca, certFile: settings.tls.cert, keyFile: settings.tls.key, handshakeFirst: settings.tls.handshakeFirst }
-      : settings.servers.some((s) => /^tls:\/\//i.test(s))
+      : settings.servers.some(isTlsUrl)
         ? {}
         : undefined,
     name,
@@ -119,7 +120,7 @@ function watch(nc: NatsConnection, settings: NatsSettings, name: string, logger:
     onLost?.(error);
   };
   let down = false;
-  const usesTls = settings.tls !== undefined || nc.info?.tls_required === true || settings.servers.some((s) => /^tls:\/\//i.test(s));
+  const usesTls = settings.tls !== undefined || nc.info?.tls_required === true || settings.servers.some(isTlsUrl);
   // nats.js retries a reconnect that TLS refuses without saying why: check now and then while down
   const recheck = async (): Promise<void> => {
     while (down && !nc.isClosed()) {

@@ -10,3 +10,8 @@ export function isServerUrl(s: string): boolean {
     return false;
   }
 }
+
+/** A tls:// URL, which asks for TLS as nats.tls does (the scheme in any case, as URL parsing reads it). */
+export function isTlsUrl(s: string): boolean {
+  return /^tls:\/\//i.test(s);
+}

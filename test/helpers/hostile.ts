@@ -4,14 +4,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { wat } from './plugins.js';
 
-// Memory and a bump allocator that wraps around.
-export const bumpAllocator = `(memory (export "memory") 1)
+/** Memory of `pages` and a bump allocator that wraps around; `free` is wasp_free's body (by default it does nothing). */
+const allocator = (pages = 1, free = '') => `(memory (export "memory") ${pages})
   (global $next (mut i32) (i32.const 1024))
   (func (export "wasp_alloc") (param $n i32) (result i32) (local $p i32)
     (local.set $p (global.get $next)) (global.set $next (i32.add (local.get $p) (local.get $n)))
     (if (i32.gt_u (global.get $next) (i32.const 60000)) (then (global.set $next (i32.const 1024))))
     (local.get $p))
-  (func (export "wasp_free") (param i32 i32))`;
+  (func (export "wasp_free") (param i32 i32) ${free})`;
+
+export const bumpAllocator = allocator();
 
 const output = '(import "wasp" "output" (func $output (param i32 i32)))';
 const error = '(import "wasp" "error" (func $error (param i32 i32)))';
@@ -27,9 +29,9 @@ export const spinner = () =>
       (call $output (local.get $p) (local.get $n))
       (i32.const 0)))`);
 
-/** run(input): recurses forever (no loop anywhere) when the input starts with "r", else echoes it. */
-export const recurser = () =>
-  wat(`(module ${output} ${bumpAllocator}
+/** run(input): recurses forever (no loop anywhere) when the input starts with "r", else echoes it; `free` is wasp_free's body. */
+export const recurser = (free = '') =>
+  wat(`(module ${output} ${allocator(1, free)}
     (func $a (param i32) (result i32) (return_call $b (local.get 0)))
     (func $b (param i32) (result i32) (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0)) (else (return_call $a (local.get 0)))))
     (func (export "run") (param $p i32) (param $n i32) (result i32)
@@ -146,14 +148,7 @@ export const logger = () =>
 
 /** run(input): echoes the input; wasp_free traps. */
 export const freeTrapper = () =>
-  wat(`(module ${output}
-    (memory (export "memory") 1)
-    (global $next (mut i32) (i32.const 1024))
-    (func (export "wasp_alloc") (param $n i32) (result i32) (local $p i32)
-      (local.set $p (global.get $next)) (global.set $next (i32.add (local.get $p) (local.get $n)))
-      (if (i32.gt_u (global.get $next) (i32.const 60000)) (then (global.set $next (i32.const 1024))))
-      (local.get $p))
-    (func (export "wasp_free") (param i32 i32) unreachable)
+  wat(`(module ${output} ${allocator(1, 'unreachable')}
     (func (export "run") (param $p i32) (param $n i32) (result i32)
       (call $output (local.get $p) (local.get $n))
       (i32.const 0)))`);
@@ -202,22 +197,7 @@ export async function fixtureFile(bytes: Uint8Array, name = 'plugin.wasm'): Prom
 
 /** As recurser, with a wasp_free that loops a little: a checked entry that sees the deadline passed. */
 export const recurserLoopingFree = () =>
-  wat(`(module ${output}
-    (memory (export "memory") 1)
-    (global $next (mut i32) (i32.const 1024))
-    (func (export "wasp_alloc") (param $n i32) (result i32) (local $p i32)
-      (local.set $p (global.get $next)) (global.set $next (i32.add (local.get $p) (local.get $n)))
-      (if (i32.gt_u (global.get $next) (i32.const 60000)) (then (global.set $next (i32.const 1024))))
-      (local.get $p))
-    (func (export "wasp_free") (param $p i32) (param $n i32) (local $i i32)
-      (block $d (loop $l (br_if $d (i32.ge_u (local.get $i) (i32.const 3))) (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l))))
-    (func $a (param i32) (result i32) (return_call $b (local.get 0)))
-    (func $b (param i32) (result i32) (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0)) (else (return_call $a (local.get 0)))))
-    (func (export "run") (param $p i32) (param $n i32) (result i32)
-      (if (i32.and (i32.ne (local.get $n) (i32.const 0)) (i32.eq (i32.load8_u (local.get $p)) (i32.const 114)))
-        (then (drop (call $a (i32.const 1)))))
-      (call $output (local.get $p) (local.get $n))
-      (i32.const 0)))`, { tail_call: true });
+  recurser('(local $i i32) (block $d (loop $l (br_if $d (i32.ge_u (local.get $i) (i32.const 3))) (local.set $i (i32.add (local.get $i) (i32.const 1))) (br $l)))');
 
 /** run(input): calls the host function plugin.cb with its input and catches whatever it throws (catch_all), then outputs "swallowed". */
 export const callbackSwallower = () =>
@@ -304,14 +284,8 @@ export const fileFlood = (setSize?: string) =>
     (import "wasi_snapshot_preview1" "path_open" (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
     (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
     (import "wasi_snapshot_preview1" "fd_filestat_set_size" (func $set_size (param i32 i64) (result i32)))
-    (memory (export "memory") 2)
-    (global $next (mut i32) (i32.const 1024))
+    ${allocator(2)}
     (data (i32.const 200) "/flood")
-    (func (export "wasp_alloc") (param $n i32) (result i32) (local $p i32)
-      (local.set $p (global.get $next)) (global.set $next (i32.add (local.get $p) (local.get $n)))
-      (if (i32.gt_u (global.get $next) (i32.const 60000)) (then (global.set $next (i32.const 1024))))
-      (local.get $p))
-    (func (export "wasp_free") (param i32 i32))
     (func (export "run") (param $p i32) (param $n i32) (result i32) (local $i i32) (local $fd i32) (local $e i32) (local $count i32)
       (local.set $count (i32.load8_u (local.get $p)))
       (i32.store (i32.const 0) (call $path_open (i32.const 3) (i32.const 0) (i32.const 201) (i32.const 5) (i32.const 1) (i64.const 0x40) (i64.const 0) (i32.const 1) (i32.const 100)))

@@ -132,9 +132,10 @@ export class ExtismCalls implements AbiAdapter {
         var_set: (kp: number, kn: number, vp: number, vn: number) => this.#varSet(kp, kn, vp, vn),
         // only the first MAX_LOG_LINE_BYTES are read, as for wasp.log: the port cuts the line there anyway
         log: (level: number, p: number, n: number) => {
+          const at = p >>> 0;
           const len = n >>> 0;
-          this.#checked(p >>> 0, len, 'a log line');
-          const line = this.#textIn(p, Math.min(len, MAX_LOG_LINE_BYTES), 'a log line');
+          this.#checked(at, len, 'a log line');
+          const line = this.#memory.readUtf8(at, at + Math.min(len, MAX_LOG_LINE_BYTES));
           this.port.log(LEVELS[level] ?? 'info', len > MAX_LOG_LINE_BYTES ? `${line}…` : line);
         },
         log_level: () => LEVEL_NUMBER[this.port.logLevel()],
